@@ -1,0 +1,89 @@
+"""Portrait datasets in the seed layout, streamed from disk with tf.data.
+
+A dataset folder holds ``training/`` and ``testing/``; each holds pairs ``NAME.(png|jpg|jpeg)`` +
+``NAME_matte.png``. Mattes are one channel, 0 = background, 255 = person, binary or soft alpha.
+"""
+import os
+import random
+
+import tensorflow as tf
+
+from data.preprocess import normalize, resize_image, resize_matte
+from errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+MATTE_SUFFIX = "_matte.png"
+LAYOUT = "NAME.(png|jpg|jpeg) + NAME_matte.png"
+
+
+def _listing(names, limit=3):
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def find_pairs(folder):
+    """Sorted ``(image_path, matte_path)`` pairs in ``folder``; a UserError if the folder is unusable."""
+    if not os.path.isdir(folder):
+        raise UserError(f"dataset folder not found: {folder}")
+    files = sorted(os.listdir(folder))
+    mattes = {f[: -len(MATTE_SUFFIX)] for f in files if f.endswith(MATTE_SUFFIX)}
+    images = {os.path.splitext(f)[0]: f for f in files
+              if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(MATTE_SUFFIX)}
+    if not images and not mattes:
+        raise UserError(f"no image/matte pairs in {folder}: expected {LAYOUT}")
+    lonely_images = sorted(images[n] for n in images.keys() - mattes)
+    if lonely_images:
+        raise UserError(f"{len(lonely_images)} image(s) in {folder} have no NAME_matte.png: {_listing(lonely_images)}")
+    lonely_mattes = sorted(n + MATTE_SUFFIX for n in mattes - images.keys())
+    if lonely_mattes:
+        raise UserError(f"{len(lonely_mattes)} matte(s) in {folder} have no image: {_listing(lonely_mattes)}")
+    return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
+
+
+def split_pairs(pairs, val_ratio, seed):
+    """Seeded shuffle, then the first ``val_ratio`` share trains and the rest validates."""
+    if not 0.0 < val_ratio < 1.0:
+        raise UserError(f"--val_ratio must be between 0 and 1 (exclusive), got {val_ratio}")
+    shuffled = list(pairs)
+    random.Random(seed).shuffle(shuffled)
+    n_train = round(len(shuffled) * val_ratio)
+    if n_train == 0 or n_train == len(shuffled):
+        raise UserError(f"--val_ratio={val_ratio} on {len(pairs)} pairs leaves the "
+                        f"{'training' if n_train == 0 else 'validation'} set empty")
+    return shuffled[:n_train], shuffled[n_train:]
+
+
+def decode_image(path):
+    """Any PNG/JPEG (grayscale, RGBA, palette) -> uint8 RGB (H, W, 3)."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+
+
+def decode_matte(path):
+    """A matte PNG -> float32 alpha in [0, 1], shape (H, W, 1)."""
+    return tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=1), tf.float32) / 255.0
+
+
+def load_pair(image_path, matte_path, size):
+    image = resize_image(normalize(decode_image(image_path)), size)
+    matte = resize_matte(decode_matte(matte_path), size)
+    image.set_shape((size, size, 3))
+    matte.set_shape((size, size, 1))
+    return image, matte
+
+
+def make_dataset(pairs, size, batch_size, training, seed=0, augment=None):
+    """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
+
+    Training pipelines reshuffle every epoch and, with ``augment(image, matte, seed_pair)``,
+    augment each sample with a stateless per-sample seed that changes from epoch to epoch.
+    """
+    images, mattes = zip(*pairs)
+    ds = tf.data.Dataset.from_tensor_slices((list(images), list(mattes)))
+    if training:
+        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda i, m: load_pair(i, m, size), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and augment is not None:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pair, s: augment(*pair, s),
+                                                  num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)

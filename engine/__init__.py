@@ -1,0 +1,1 @@
+"""Training, inference and evaluation: the work main.py dispatches to."""

@@ -1,0 +1,76 @@
+"""Single-image inference: predict at the model's input size, bring the result back to the photo's size."""
+import os
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from data.dataset import decode_image
+from data.preprocess import normalize, resize_image
+from engine.files import writable_folder
+from errors import UserError
+from models.checkpoint import load_checkpoint
+
+OVERLAY_COLOUR = np.array([0, 255, 0], np.float32)  # RGB green tint over the person
+
+
+def read_image(path, flag="--img_path"):
+    """An image file as uint8 RGB (H, W, 3); a UserError names the file if it cannot be used."""
+    if not os.path.isfile(path):
+        raise UserError(f"{flag}: no such file: {path}")
+    try:
+        return decode_image(path).numpy()
+    except tf.errors.InvalidArgumentError:
+        raise UserError(f"{flag}: {path} is not a readable PNG/JPEG/BMP/GIF image") from None
+
+
+def predict_alpha(predict, image, size):
+    """Foreground probability (H, W) in [0, 1] for uint8 RGB ``image``.
+
+    ``predict`` maps a float32 batch (1, size, size, 3) to the model's probabilities; the same
+    function serves any backend that can provide it.
+    """
+    batch = resize_image(normalize(image[None]), size)
+    foreground = np.asarray(predict(batch))[..., -1:]
+    alpha = tf.image.resize(foreground, image.shape[:2], method="bilinear")[0, ..., 0]
+    return np.clip(alpha.numpy(), 0.0, 1.0)
+
+
+def keras_predictor(model):
+    return lambda batch: model(batch, training=False)
+
+
+def render_outputs(image, alpha):
+    """The four outputs as arrays: mask (0/255), alpha, RGBA cut-out, RGB overlay."""
+    mask = np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+    alpha8 = np.round(alpha * 255).astype(np.uint8)
+    cutout = np.dstack([image, alpha8])
+    tint = alpha[..., None] * 0.5
+    overlay = (image * (1 - tint) + OVERLAY_COLOUR * tint).astype(np.uint8)
+    return {"mask.png": mask, "alpha.png": alpha8, "cutout.png": cutout, "overlay.jpg": overlay}
+
+
+def write_image(path, array):
+    """Write an RGB/RGBA/gray uint8 array; colour arrays are converted to OpenCV's BGR order."""
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    tmp = f"{path}.tmp{os.path.splitext(path)[1]}"
+    if not cv2.imwrite(tmp, array):
+        raise UserError(f"--output_dir: could not write {path}")
+    os.replace(tmp, path)
+
+
+def infer_single_image(args, weights):
+    """Run ``weights`` on ``--img_path`` and write its outputs under ``--output_dir``; returns their paths."""
+    image = read_image(args.img_path)
+    model, _ = load_checkpoint(weights, args.input_shape)
+    alpha = predict_alpha(keras_predictor(model), image, args.input_shape)
+    writable_folder(args.output_dir, "--output_dir")
+    stem = os.path.splitext(os.path.basename(args.img_path))[0]
+    paths = []
+    for suffix, array in render_outputs(image, alpha).items():
+        path = os.path.join(args.output_dir, f"{stem}_{suffix}")
+        write_image(path, array)
+        paths.append(path)
+        print(path)
+    return paths

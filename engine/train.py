@@ -1,0 +1,99 @@
+"""Training and fine-tuning: the work behind ``--train=True`` and ``--finetune=True``."""
+import datetime
+import os
+import sys
+
+import keras
+
+import losses
+from data.dataset import find_pairs, make_dataset, split_pairs
+from engine.callbacks import CheckpointWriter, PredictionImages
+from engine.files import writable_folder, write_json
+from errors import UserError
+from models.checkpoint import build, load_checkpoint, make_spec
+from models.lightnet import ENCODER_PREFIX
+
+PREVIEW_IMAGES = 4
+
+
+def prepare_model(args):
+    """The network to train and its spec: from ``--weight_dir`` when given, else freshly built."""
+    if args.weight_dir:
+        model, spec = load_checkpoint(args.weight_dir, args.input_shape)
+        if args.model and args.model != spec["model"]:
+            raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
+        spec = {**spec, "input_shape": args.input_shape}
+        return model, spec
+    if args.finetune:
+        raise UserError("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
+    kwargs = {"activation": args.activation} if args.activation else {}
+    spec = make_spec(args.model or "lightnet", args.input_shape, **kwargs)
+    return build(spec), spec
+
+
+
+def set_encoder_trainable(model, trainable):
+    for layer in model.layers:
+        if layer.name.startswith(ENCODER_PREFIX):
+            layer.trainable = trainable
+
+
+def compile_model(model, args):
+    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=losses.create_loss("ce"),
+                  metrics=losses.create_metrics())
+
+
+def preview_batch(val_ds):
+    images, mattes = next(iter(val_ds.unbatch().batch(PREVIEW_IMAGES)))
+    return images.numpy(), mattes.numpy()
+
+
+def write_run_config(args, spec, counts, log_dir, params):
+    config = {**vars(args), "model_spec": spec, "pairs": counts, "run_log_dir": log_dir, "parameters": params,
+              "started": datetime.datetime.now().isoformat(timespec="seconds"), "keras": keras.__version__}
+    write_json(os.path.join(args.checkpoint_path, "run_config.json"), config)
+
+
+def fit_phases(model, args, train_ds, val_ds, callbacks):
+    """One run; a fine-tune first trains with the encoder frozen for ``--freeze_encoder`` epochs."""
+    frozen = min(args.freeze_encoder, args.nb_epoch) if args.finetune else 0
+    if frozen:
+        print(f"fine-tune: encoder frozen for the first {frozen} epoch(s)")
+        set_encoder_trainable(model, False)
+        compile_model(model, args)
+        model.fit(train_ds, validation_data=val_ds, epochs=frozen, callbacks=callbacks,
+                  shuffle=False, verbose=args.verbose)
+        set_encoder_trainable(model, True)
+    if frozen < args.nb_epoch:
+        compile_model(model, args)
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=frozen, epochs=args.nb_epoch,
+                  callbacks=callbacks, shuffle=False, verbose=args.verbose)
+
+
+def train(args):
+    """Train (or fine-tune) as the flags say; returns the path of the best checkpoint."""
+    train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(args.dataset_dir, "training")),
+                                         args.val_ratio, args.seed)
+    writable_folder(args.checkpoint_path, "--checkpoint_path")
+    keras.utils.set_random_seed(args.seed)
+    model, spec = prepare_model(args)
+    params = int(model.count_params())
+    print(f"model {spec['model']}: {params:,} parameters, input {args.input_shape}x{args.input_shape}; "
+          f"{len(train_pairs)} training and {len(val_pairs)} validation pairs")
+
+    train_ds = make_dataset(train_pairs, args.input_shape, args.batch_size, training=True, seed=args.seed)
+    val_ds = make_dataset(val_pairs, args.input_shape, args.batch_size, training=False)
+    run_name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    log_dir = os.path.join(writable_folder(args.log_dir, "--log_dir"), run_name)
+    write_run_config(args, spec, {"training": len(train_pairs), "validation": len(val_pairs)}, log_dir, params)
+
+    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint)
+    callbacks = [checkpoints, keras.callbacks.TensorBoard(log_dir, write_graph=False),
+                 PredictionImages(log_dir, *preview_batch(val_ds)), keras.callbacks.TerminateOnNaN()]
+    fit_phases(model, args, train_ds, val_ds, callbacks)
+    if checkpoints.best_path is None:
+        raise UserError("training produced no checkpoint: the validation loss was never finite")
+    print(f"best checkpoint: {checkpoints.best_path} (val_loss {checkpoints.best_loss:.4f}); "
+          f"TensorBoard: tensorboard --logdir={args.log_dir}")
+    sys.stdout.flush()
+    return checkpoints.best_path

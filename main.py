@@ -1,0 +1,147 @@
+"""portrait-segmentation: train, fine-tune, run and export portrait segmentation networks.
+
+Modes run in this order: train / fine-tune -> convert -> infer. After training, convert and
+infer use the run's best checkpoint.
+"""
+import argparse
+import os
+import sys
+
+MODELS = ("lightnet", "mattingnet")
+ACTIVATIONS = ("softmax", "sigmoid")
+TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def boolean(text):
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected True/False, true/false, 1/0 or yes/no, got '{text}'")
+
+
+def multiple_of_32(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 32 or value % 32:
+        raise argparse.ArgumentTypeError(f"must be a positive multiple of 32 (e.g. 256), got '{text}'")
+    return value
+
+
+def ranged(kind, low, high=None, low_open=False):
+    """An argparse type for numbers in [low, high] (or (low, high] when ``low_open``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        if value < low or (low_open and value == low) or (high is not None and value >= high):
+            bounds = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
+            raise argparse.ArgumentTypeError(f"must be in {bounds}, got '{text}'")
+        return value
+    return parse
+
+
+def build_parser():
+    p = Parser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    modes = p.add_argument_group("modes (BOOL: True/False, true/false, 1/0, yes/no)")
+    modes.add_argument("--train", type=boolean, default=False, metavar="BOOL", help="train a model on --dataset_dir")
+    modes.add_argument("--finetune", type=boolean, default=False, metavar="BOOL",
+                       help="train starting from --weight_dir (required), with the encoder frozen for "
+                            "the first --freeze_encoder epochs")
+    modes.add_argument("--convert", type=boolean, default=False, metavar="BOOL",
+                       help="write NAME.tflite and NAME_without_softmax.tflite, checked against Keras")
+    modes.add_argument("--android", type=boolean, default=False, metavar="BOOL", help="export for Android (see README)")
+    modes.add_argument("--infer_single_img", type=boolean, default=False, metavar="BOOL",
+                       help="segment --img_path; write _mask, _alpha, _cutout and _overlay under --output_dir")
+
+    train = p.add_argument_group("training")
+    train.add_argument("--input_shape", type=multiple_of_32, default=256, help="square input side, multiple of 32")
+    train.add_argument("--nb_epoch", type=ranged(int, 1), default=100, help="epochs to train")
+    train.add_argument("--batch_size", type=ranged(int, 1), default=16)
+    train.add_argument("--lr", type=ranged(float, 0, low_open=True), default=1e-4, help="Adam learning rate")
+    train.add_argument("--val_ratio", type=ranged(float, 0, 1, low_open=True), default=0.8,
+                       help="share of training/ pairs used for training after a seeded shuffle; "
+                            "the rest is the validation set")
+    train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
+                       help="besides the best checkpoint by val_loss, write one every N epochs (0: best only)")
+    train.add_argument("--freeze_encoder", type=ranged(int, 0), default=3,
+                       help="with --finetune=True: epochs to train with the encoder frozen")
+    train.add_argument("--model", choices=MODELS, default=None,
+                       help="architecture for a fresh model (default lightnet); a checkpoint brings its own")
+    train.add_argument("--activation", choices=ACTIVATIONS, default=None,
+                       help="output activation for a fresh model (default: the model's own)")
+    train.add_argument("--seed", type=int, default=42, help="seed for the split, shuffling and initialisation")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+
+    paths = p.add_argument_group("paths")
+    paths.add_argument("--dataset_dir", default="./dataset/selfie", help="folder with training/ and testing/")
+    paths.add_argument("--checkpoint_path", default="./trained_models",
+                       help="folder for {epoch:02d}-{val_loss:.2f}.h5 checkpoints and run_config.json")
+    paths.add_argument("--weight_dir", default="./trained_models/initial.h5",
+                       help="checkpoint to start from (train; empty: random init), to fine-tune, or to run")
+    paths.add_argument("--tflite_name", default="",
+                       help="output path stem for --convert; empty: ./trained_models/<weights>_<input_shape>")
+    paths.add_argument("--img_path", default="", help="image for --infer_single_img")
+    paths.add_argument("--log_dir", default="./logs", help="TensorBoard logs, one folder per run")
+    paths.add_argument("--output_dir", default="./outputs", help="where inference writes its images")
+    return p
+
+
+def check_combination(parser, args):
+    """Refuse flag combinations that cannot work, before any heavy import."""
+    training = args.train or args.finetune
+    if not (training or args.convert or args.infer_single_img):
+        parser.error("nothing to do: set --train, --finetune, --convert or --infer_single_img to True")
+    if args.finetune and not args.weight_dir:
+        parser.error("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
+    if not training and not args.weight_dir:
+        parser.error("--weight_dir is empty: --convert and --infer_single_img need a checkpoint")
+    if args.infer_single_img and not args.img_path:
+        parser.error("--infer_single_img=True needs --img_path")
+
+
+def run(args):
+    """Dispatch to the packages that do the work; returns the process exit status."""
+    from engine import infer, train
+    from convert import tflite
+
+    weights = args.weight_dir
+    if args.train or args.finetune:
+        weights = train.train(args)
+    if args.convert:
+        tflite.convert(args, weights)
+    if args.infer_single_img:
+        infer.infer_single_image(args, weights)
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_combination(parser, args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from errors import UserError
+
+    try:
+        return run(args)
+    except UserError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; checkpoints written so far are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

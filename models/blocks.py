@@ -1,0 +1,59 @@
+"""Building blocks, restricted to ops the TFLite GPU delegate runs.
+
+Convolutions, depthwise convolutions, batch norm (folded into the convolutions on export),
+ReLU6, ADD, CONCATENATION and bilinear resizing without align_corners.
+"""
+import keras
+from keras import layers
+
+
+def conv_bn(x, filters, kernel=3, strides=1, relu=True, name=None):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
+
+
+def depthwise_bn(x, strides=1, name=None):
+    x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dwbn")(x)
+    return layers.ReLU(6.0, name=f"{name}_dwrelu")(x)
+
+
+def inverted_residual(x, filters, expansion, strides, name):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 linear projection, residual when shapes allow."""
+    in_channels = x.shape[-1]
+    y = conv_bn(x, in_channels * expansion, kernel=1, name=f"{name}_expand") if expansion != 1 else x
+    y = depthwise_bn(y, strides=strides, name=name)
+    y = conv_bn(y, filters, kernel=1, relu=False, name=f"{name}_project")
+    if strides == 1 and in_channels == filters:
+        y = layers.Add(name=f"{name}_add")([x, y])
+    return y
+
+
+def separable_bn(x, filters, name):
+    """Depthwise 3x3 then pointwise 1x1, each with batch norm and ReLU6."""
+    x = depthwise_bn(x, name=name)
+    return conv_bn(x, filters, kernel=1, name=f"{name}_pw")
+
+
+def upsample(x, name):
+    """Bilinear x2 (half-pixel centres, no align_corners: accepted by the GPU delegate)."""
+    return layers.UpSampling2D(2, interpolation="bilinear", name=name)(x)
+
+
+def scaled(channels, width):
+    """Channel count scaled by a width multiplier, rounded to a multiple of 8 (GPU slices of 4)."""
+    return max(8, int(channels * width + 4) // 8 * 8)
+
+
+def output_activation(logits, activation):
+    """The probability layer on top of the logits; named 'probs' so export can cut it off."""
+    if activation == "softmax":
+        return layers.Softmax(name="probs")(logits)
+    if activation == "sigmoid":
+        return layers.Activation("sigmoid", name="probs")(logits)
+    raise ValueError(f"unknown activation '{activation}'; valid: softmax, sigmoid")
+
+
+def input_layer(input_shape, channels=3, batch_size=None):
+    return keras.Input((input_shape, input_shape, channels), batch_size=batch_size, name="image")

@@ -1,0 +1,84 @@
+"""Checkpoints that know how to rebuild their model.
+
+A checkpoint is a Keras ``.h5`` file (weights, optimizer state) with this project's model spec
+stored as an HDF5 attribute: the builder's name and arguments and the input size it was trained at.
+Loading rebuilds the network from the spec, at any input size, and loads the weights into it.
+Writes are atomic: a temporary file in the same folder, renamed over the target when complete.
+"""
+import contextlib
+import json
+import os
+
+import h5py
+from absl import logging as absl_logging
+
+from errors import UserError
+from models.registry import create
+
+SPEC_ATTR = "portrait_spec"
+
+
+def make_spec(name, input_shape, **kwargs):
+    return {"model": name, "input_shape": int(input_shape), "kwargs": kwargs}
+
+
+def build(spec, input_shape=None, batch_size=None):
+    """Build the spec's network, at ``input_shape`` if given, else at the size it was trained at."""
+    size = input_shape or spec["input_shape"]
+    return create(spec["model"], size, batch_size=batch_size, **spec["kwargs"])
+
+
+@contextlib.contextmanager
+def quiet_absl():
+    previous = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(previous)
+
+
+def save_checkpoint(model, spec, path):
+    """Write ``model`` (with optimizer state) and ``spec`` to ``path`` atomically."""
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.tmp.h5")
+    try:
+        with quiet_absl():
+            model.save(tmp)  # Keras warns that .h5 is legacy; the seed's checkpoints are .h5
+        with h5py.File(tmp, "a") as f:
+            f.attrs[SPEC_ATTR] = json.dumps(spec)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_spec(path, flag="--weight_dir"):
+    """The model spec stored in checkpoint ``path``; a UserError names the flag and file if unusable."""
+    if not path:
+        raise UserError(f"{flag} is empty: give the path of a .h5 checkpoint")
+    if not os.path.isfile(path):
+        raise UserError(f"{flag}: no such file: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get(SPEC_ATTR)
+    except OSError:
+        raise UserError(f"{flag}: {path} is not a readable .h5 model file") from None
+    if raw is None:
+        raise UserError(f"{flag}: {path} holds no portrait-segmentation model spec (not written by this tool)")
+    return json.loads(raw)
+
+
+def load_checkpoint(path, input_shape=None, batch_size=None, flag="--weight_dir"):
+    """Rebuild the checkpoint's network (at ``input_shape`` if given) and load its weights.
+
+    Returns ``(model, spec)``. The networks are fully convolutional, so weights trained at one
+    input size load at another.
+    """
+    spec = read_spec(path, flag)
+    model = build(spec, input_shape, batch_size)
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError, OSError) as err:
+        raise UserError(f"{flag}: weights in {path} do not fit model '{spec['model']}': {err}") from None
+    return model, spec

@@ -1,0 +1,65 @@
+"""lightnet and mattingnet: a light encoder-decoder for real-time portrait segmentation on phones.
+
+Encoder: MobileNetV2-style inverted residuals (depthwise convolutions, expansion 4).
+Decoder: bilinear x2 upsampling, concatenation with the encoder's skip features, and a
+depthwise-separable block at each scale; logits at half resolution, then bilinear x2.
+"""
+import keras
+from keras import layers
+
+from models import blocks
+from models.registry import register
+
+# (expansion, channels, repeats, first stride) per encoder stage, as in MobileNetV2.
+ENCODER_STAGES = ((1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 3, 2), (4, 64, 3, 2), (4, 96, 2, 1), (4, 160, 2, 2))
+DECODER_CHANNELS = (64, 48, 32, 16)
+ENCODER_PREFIX = "enc_"
+OUTPUT_CHANNELS = {"softmax": 2, "sigmoid": 1}
+
+
+def encoder(image, width):
+    """Return the feature maps at strides 2, 4, 8, 16 and 32 (channel counts follow ENCODER_STAGES)."""
+    x = blocks.conv_bn(image, blocks.scaled(32, width), strides=2, name=f"{ENCODER_PREFIX}stem")
+    features = []
+    for stage, (expansion, channels, repeats, stride) in enumerate(ENCODER_STAGES):
+        if stride == 2:
+            features.append(x)
+        for i in range(repeats):
+            x = blocks.inverted_residual(x, blocks.scaled(channels, width), expansion, stride if i == 0 else 1,
+                                         name=f"{ENCODER_PREFIX}s{stage}b{i}")
+    return features + [x]
+
+
+def decoder(features, width):
+    """Fuse the deepest feature map back up to stride 2 through the skip connections."""
+    *skips, x = features
+    x = blocks.conv_bn(x, blocks.scaled(DECODER_CHANNELS[0], width), kernel=1, name="dec_in")
+    for level, (skip, channels) in enumerate(zip(reversed(skips), DECODER_CHANNELS)):
+        x = blocks.upsample(x, name=f"dec{level}_up")
+        x = layers.Concatenate(name=f"dec{level}_cat")([x, skip])
+        x = blocks.separable_bn(x, blocks.scaled(channels, width), name=f"dec{level}")
+    return x
+
+
+def _build(name, input_shape, activation, width, batch_size):
+    if input_shape % 32:
+        raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
+    if activation not in OUTPUT_CHANNELS:
+        raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(OUTPUT_CHANNELS)}")
+    image = blocks.input_layer(input_shape, batch_size=batch_size)
+    x = decoder(encoder(image, width), width)
+    logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
+    logits = blocks.upsample(logits, name="logits")
+    return keras.Model(image, blocks.output_activation(logits, activation), name=name)
+
+
+@register
+def lightnet(input_shape, activation="softmax", width=1.0, batch_size=None):
+    """Segmentation network: 2-channel softmax (background, person) by default, or 1-channel sigmoid."""
+    return _build("lightnet", input_shape, activation, width, batch_size)
+
+
+@register
+def mattingnet(input_shape, activation="sigmoid", width=1.0, batch_size=None):
+    """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
+    return _build("mattingnet", input_shape, activation, width, batch_size)

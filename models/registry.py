@@ -1,0 +1,23 @@
+"""Model registry: builders registered by name, created from a serialisable spec.
+
+A spec is the builder's name plus its keyword arguments. It travels inside every checkpoint
+(see models/checkpoint.py), so a checkpoint can rebuild its own network at any input size.
+"""
+_BUILDERS = {}
+
+
+def register(builder):
+    """Register a builder ``fn(input_shape, **kwargs) -> keras.Model`` under its function name."""
+    _BUILDERS[builder.__name__] = builder
+    return builder
+
+
+def names():
+    return sorted(_BUILDERS)
+
+
+def create(name, input_shape, **kwargs):
+    """Build model ``name`` for square inputs of side ``input_shape``."""
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown model '{name}'; valid names: {', '.join(names())}")
+    return _BUILDERS[name](input_shape, **kwargs)

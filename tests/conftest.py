@@ -1,0 +1,40 @@
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from data.synthetic import make_dataset, portrait
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO, "main.py")
+SEED_INFER_IMAGE = "./dataset/selfie/training/00694.png"
+
+
+def run_cli(args, cwd, timeout=600):
+    """Run main.py as a user would; returns the CompletedProcess (text output)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, MAIN, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def error_lines(stderr):
+    """stderr lines that are ours, without TensorFlow's start-up chatter."""
+    noise = ("I0000", "E0000", "W0000", "WARNING: All log messages")
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    """A working folder laid out like the seed's: ./dataset/selfie with training/ and testing/.
+
+    It also holds the image the seed's inference line names, as a non-square PNG.
+    """
+    root = tmp_path_factory.mktemp("work")
+    make_dataset(str(root / "dataset" / "selfie"), train=12, test=4, size=96, seed=1)
+    image, matte = portrait(np.random.default_rng(7), 150, 110)
+    cv2.imwrite(str(root / SEED_INFER_IMAGE), image[..., ::-1])
+    cv2.imwrite(str(root / SEED_INFER_IMAGE).replace(".png", "_matte.png"), matte)
+    return root

@@ -1,0 +1,128 @@
+"""The seed's command lines, end to end through the real CLI, with small overrides appended."""
+import glob
+import json
+import os
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import SEED_INFER_IMAGE, error_lines, run_cli
+
+pytestmark = pytest.mark.slow
+
+SEED_TRAIN = ("--input_shape=512 --nb_epoch=10000 --batch_size=32 --lr=0.0001 --val_ratio=0.8 --checkpoint=31 "
+              "--checkpoint_path=./trained_models/lightnet --weight_dir=./trained_models/initial.h5 --tflite_name= "
+              "--train=True --finetune=False --convert=False --android=False").split()
+SEED_FINETUNE = ("--input_shape=256 --nb_epoch=10000 --batch_size=32 --lr=0.0001 --val_ratio=0.8 --checkpoint=31 "
+                 "--checkpoint_path=./trained_models/mattingnet/ "
+                 "--weight_dir=./trained_models/mattingnet/supermodel/20191222/580-0.02.h5 "
+                 "--train=True --finetune=True --convert=False --android=False").split()
+SEED_INFER = ("--input_shape=256 --nb_epoch=1 --batch_size=32 --lr=0.0001 --val_ratio=0.8 --checkpoint=10 "
+              "--checkpoint_path=./trained_models --weight_dir=./trained_models/20191212/.h5 "
+              f"--img_path={SEED_INFER_IMAGE} --infer_single_img=True").split()
+CHECKPOINT_NAME = re.compile(r"^\d{2,}-\d+\.\d{2}\.h5$")
+
+
+def checkpoints(folder):
+    return sorted(glob.glob(os.path.join(folder, "*.h5")))
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    """The seed's training line, run once: 3 epochs at 64 px from random initialisation."""
+    result = run_cli(SEED_TRAIN + ["--nb_epoch=3", "--input_shape=64", "--batch_size=4", "--weight_dir=",
+                                   "--checkpoint=2"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_seed_train_line(trained, workdir):
+    folder = workdir / "trained_models" / "lightnet"
+    names = [os.path.basename(p) for p in checkpoints(folder)]
+    assert names and all(CHECKPOINT_NAME.match(n) for n in names), names
+    assert any(n.startswith("02-") for n in names)  # --checkpoint=2 writes epoch 2 whatever its loss
+    config = json.loads((folder / "run_config.json").read_text())
+    assert config["val_ratio"] == 0.8 and config["input_shape"] == 64 and config["pairs"] == {
+        "training": 10, "validation": 3}
+    state = json.loads((folder / "checkpoints.json").read_text())
+    assert (folder / state["best"]).is_file() and state["epoch"] == 3
+    assert glob.glob(str(workdir / "logs" / "lightnet-*" / "train" / "events.out.tfevents.*"))
+    assert glob.glob(str(workdir / "logs" / "lightnet-*" / "validation" / "events.out.tfevents.*"))
+    assert glob.glob(str(workdir / "logs" / "lightnet-*" / "images" / "events.out.tfevents.*"))
+    assert "parameters" in trained.stdout and "best checkpoint" in trained.stdout
+
+
+def best_checkpoint(workdir, run="lightnet"):
+    folder = workdir / "trained_models" / run
+    return str(folder / json.loads((folder / "checkpoints.json").read_text())["best"])
+
+
+def test_seed_finetune_line_at_another_size(trained, workdir):
+    result = run_cli(SEED_FINETUNE + ["--nb_epoch=2", "--input_shape=96", "--batch_size=4",
+                                      f"--weight_dir={best_checkpoint(workdir)}", "--freeze_encoder=1"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "encoder frozen for the first 1 epoch" in result.stdout
+    folder = workdir / "trained_models" / "mattingnet"
+    assert checkpoints(folder)
+    config = json.loads((folder / "run_config.json").read_text())
+    assert config["finetune"] and config["model_spec"]["model"] == "lightnet" and config["input_shape"] == 96
+
+
+def test_seed_infer_line(trained, workdir):
+    result = run_cli(SEED_INFER + ["--input_shape=64", f"--weight_dir={best_checkpoint(workdir)}"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    height, width = cv2.imread(str(workdir / SEED_INFER_IMAGE)).shape[:2]
+    for suffix in ("mask.png", "alpha.png", "cutout.png", "overlay.jpg"):
+        path = workdir / "outputs" / f"00694_{suffix}"
+        assert str(path.relative_to(workdir)) in result.stdout
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert image.shape[:2] == (height, width), suffix
+    mask = cv2.imread(str(workdir / "outputs" / "00694_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(mask)) <= {0, 255}
+    assert cv2.imread(str(workdir / "outputs" / "00694_cutout.png"), cv2.IMREAD_UNCHANGED).shape[2] == 4
+
+
+def test_train_convert_infer_in_one_line(workdir):
+    from convert.tflite import LiteRTModel
+    from data.dataset import decode_image
+    from data.preprocess import normalize, resize_image
+    from models.checkpoint import load_checkpoint
+
+    result = run_cli(["--train=True", "--convert=True", "--infer_single_img=True", "--nb_epoch=1",
+                      "--input_shape=64", "--batch_size=4", "--weight_dir=", "--checkpoint_path=./trained_models/all",
+                      "--tflite_name=./exports/portrait", f"--img_path={SEED_INFER_IMAGE}", "--output_dir=./out_all"],
+                     cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "out_all" / "00694_mask.png").is_file()
+    model, _ = load_checkpoint(best_checkpoint(workdir, "all"))
+    image = decode_image(str(workdir / "dataset" / "selfie" / "testing" / "00001.jpg"))
+    batch = resize_image(normalize(image[None]), 64).numpy()
+    probs = model(batch).numpy()
+    with_softmax = LiteRTModel(str(workdir / "exports" / "portrait.tflite"))(batch)
+    logits = LiteRTModel(str(workdir / "exports" / "portrait_without_softmax.tflite"))(batch)
+    assert np.abs(with_softmax - probs).max() <= 1e-4
+    assert logits.shape == probs.shape
+    assert np.array_equal(logits.argmax(-1), probs.argmax(-1))
+
+
+def test_convert_derives_name_from_weights(trained, workdir):
+    weights = best_checkpoint(workdir)
+    result = run_cli(["--convert=True", f"--weight_dir={weights}", "--input_shape=64", "--tflite_name="], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stem = os.path.splitext(os.path.basename(weights))[0]
+    assert (workdir / "trained_models" / f"{stem}_64.tflite").is_file()
+    assert (workdir / "trained_models" / f"{stem}_64_without_softmax.tflite").is_file()
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--train=True", "--weight_dir=", "--dataset_dir=./missing"], "./missing"),
+    (["--train=True", "--weight_dir=./nope.h5"], "nope.h5"),
+    (["--infer_single_img=True", "--img_path=./none.png", "--weight_dir=./nope.h5"], "none.png"),
+])
+def test_user_errors_are_one_line(workdir, flags, needle):
+    result = run_cli(flags, cwd=workdir)
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(lines) == 1 and needle in lines[0], result.stderr

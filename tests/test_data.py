@@ -1,0 +1,73 @@
+"""Dataset discovery, the seeded split and the streaming pipeline."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from data.dataset import find_pairs, make_dataset, split_pairs
+from data.synthetic import make_dataset as make_synthetic
+from errors import UserError
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    root = make_synthetic(str(tmp_path_factory.mktemp("syn")), train=20, test=2, size=64)
+    return find_pairs(os.path.join(root, "training"))
+
+
+def test_find_pairs_sorted_and_complete(pairs):
+    assert len(pairs) == 20
+    assert pairs == sorted(pairs)
+    assert all(m == i[: -len(".jpg")] + "_matte.png" for i, m in pairs)
+
+
+def test_split_is_deterministic_and_sized(pairs):
+    train, val = split_pairs(pairs, 0.8, seed=3)
+    assert (train, val) == split_pairs(pairs, 0.8, seed=3)
+    assert (len(train), len(val)) == (16, 4)
+    assert sorted(train + val) == pairs
+    assert split_pairs(pairs, 0.8, seed=4) != (train, val)
+
+
+def test_split_refuses_empty_validation(pairs):
+    with pytest.raises(UserError, match="validation set empty"):
+        split_pairs(pairs[:3], 0.9, seed=0)
+
+
+def test_orphans_are_listed(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(UserError, match="a.jpg"):
+        find_pairs(str(tmp_path))
+    os.remove(tmp_path / "a.jpg")
+    cv2.imwrite(str(tmp_path / "b_matte.png"), np.zeros((8, 8), np.uint8))
+    with pytest.raises(UserError, match="b_matte.png"):
+        find_pairs(str(tmp_path))
+
+
+def test_missing_folder_and_wrong_layout(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        find_pairs(str(tmp_path / "nope"))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match="expected NAME"):
+        find_pairs(str(tmp_path))
+
+
+def test_pipeline_shapes_and_ranges(pairs):
+    ds = make_dataset(pairs, 32, batch_size=8, training=True, seed=0)
+    images, mattes = next(iter(ds))
+    assert images.shape == (8, 32, 32, 3) and mattes.shape == (8, 32, 32, 1)
+    assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1.0
+    assert set(np.unique(mattes.numpy())) - {0.0, 1.0}  # resized edges are soft
+    assert 0.0 <= float(mattes.numpy().min()) and float(mattes.numpy().max()) <= 1.0
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P"])
+def test_image_modes_load_as_rgb(tmp_path, mode):
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    rgb.convert(mode).save(tmp_path / "x.png")
+    Image.fromarray(np.full((40, 30), 128, np.uint8)).save(tmp_path / "x_matte.png")
+    images, mattes = next(iter(make_dataset(find_pairs(str(tmp_path)), 32, 1, training=False)))
+    assert images.shape == (1, 32, 32, 3)
+    assert np.allclose(mattes.numpy(), 128 / 255, atol=1e-3)  # soft alpha kept
