@@ -4,8 +4,10 @@ Modes run in this order: train / fine-tune -> convert -> infer. After training, 
 infer use the run's best checkpoint.
 """
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 
 MODELS = ("lightnet", "mattingnet")
 ACTIVATIONS = ("softmax", "sigmoid")
@@ -111,10 +113,37 @@ def check_combination(parser, args):
         parser.error("--infer_single_img=True needs --img_path")
 
 
+@contextlib.contextmanager
+def native_stderr_muted():
+    """Hide what TensorFlow's C++ runtime prints while it loads and probes for GPUs.
+
+    Those lines precede absl's log set-up, so TF_CPP_MIN_LOG_LEVEL cannot silence them. If the
+    import fails, what was printed is shown after all.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run(args):
     """Dispatch to the packages that do the work; returns the process exit status."""
-    from engine import infer, train
+    with native_stderr_muted():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
+    from engine import infer, train
 
     weights = args.weight_dir
     if args.train or args.finetune:

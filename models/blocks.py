@@ -6,16 +6,19 @@ ReLU6, ADD, CONCATENATION and bilinear resizing without align_corners.
 import keras
 from keras import layers
 
+# Moving statistics adapt within a few hundred steps, so short runs on small sets validate sensibly.
+BN_MOMENTUM = 0.9
+
 
 def conv_bn(x, filters, kernel=3, strides=1, relu=True, name=None):
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
 
 
 def depthwise_bn(x, strides=1, name=None):
     x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
-    x = layers.BatchNormalization(name=f"{name}_dwbn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_dwbn")(x)
     return layers.ReLU(6.0, name=f"{name}_dwrelu")(x)
 
 
