@@ -1,7 +1,7 @@
 """portrait-segmentation: train, fine-tune, run and export portrait segmentation networks.
 
-Modes run in this order: train / fine-tune -> convert -> infer. After training, convert and
-infer use the run's best checkpoint.
+Modes run in this order: train / fine-tune -> convert -> evaluate -> infer. After training, the later
+modes use the run's best checkpoint.
 """
 import argparse
 import contextlib
@@ -63,6 +63,11 @@ def build_parser():
     modes.add_argument("--convert", type=boolean, default=False, metavar="BOOL",
                        help="write NAME.tflite and NAME_without_softmax.tflite, checked against Keras")
     modes.add_argument("--android", type=boolean, default=False, metavar="BOOL", help="export for Android (see README)")
+    modes.add_argument("--evaluate", type=boolean, default=False, metavar="BOOL",
+                       help="score --weight_dir on <dataset_dir>/testing: mean_fg_iou, dataset_iou, miou_2class, "
+                            "boundary_f, img_per_s; the worst images go to --output_dir")
+    modes.add_argument("--preview_augment", type=ranged(int, 0), default=0, metavar="N",
+                       help="write a grid of N augmented training pairs to --output_dir/augment_preview.png")
     modes.add_argument("--infer_single_img", type=boolean, default=False, metavar="BOOL",
                        help="segment --img_path; write _mask, _alpha, _cutout and _overlay under --output_dir")
 
@@ -74,6 +79,11 @@ def build_parser():
     train.add_argument("--val_ratio", type=ranged(float, 0, 1, low_open=True), default=0.8,
                        help="share of training/ pairs used for training after a seeded shuffle; "
                             "the rest is the validation set")
+    train.add_argument("--lr_schedule", choices=("constant", "cosine"), default="constant",
+                       help="constant --lr, or cosine decay from --lr to 1%% of it over the run")
+    train.add_argument("--augment", default="default",
+                       help="augmentation in imgaug's vocabulary, e.g. \"Fliplr(0.5); Add((-20,20))@0.5\"; "
+                            "'default' for the preset, 'none' for none (see README)")
     train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
                        help="besides the best checkpoint by val_loss, write one every N epochs (0: best only)")
     train.add_argument("--freeze_encoder", type=ranged(int, 0), default=3,
@@ -103,12 +113,14 @@ def build_parser():
 def check_combination(parser, args):
     """Refuse flag combinations that cannot work, before any heavy import."""
     training = args.train or args.finetune
-    if not (training or args.convert or args.infer_single_img):
-        parser.error("nothing to do: set --train, --finetune, --convert or --infer_single_img to True")
+    uses_model = training or args.convert or args.evaluate or args.infer_single_img
+    if not (uses_model or args.preview_augment):
+        parser.error("nothing to do: set --train, --finetune, --convert, --evaluate or --infer_single_img to True, "
+                     "or --preview_augment to N")
     if args.finetune and not args.weight_dir:
         parser.error("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
-    if not training and not args.weight_dir:
-        parser.error("--weight_dir is empty: --convert and --infer_single_img need a checkpoint")
+    if uses_model and not training and not args.weight_dir:
+        parser.error("--weight_dir is empty: --convert, --evaluate and --infer_single_img need a checkpoint")
     if args.infer_single_img and not args.img_path:
         parser.error("--infer_single_img=True needs --img_path")
 
@@ -143,13 +155,17 @@ def run(args):
 
         tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
-    from engine import infer, train
+    from engine import evaluate, infer, preview, train
 
+    if args.preview_augment:
+        preview.preview_augment(args)
     weights = args.weight_dir
     if args.train or args.finetune:
         weights = train.train(args)
     if args.convert:
         tflite.convert(args, weights)
+    if args.evaluate:
+        evaluate.evaluate(args, weights)
     if args.infer_single_img:
         infer.infer_single_image(args, weights)
     return 0

@@ -9,7 +9,7 @@ from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
 from engine.files import writable_folder
 from errors import UserError
-from models.checkpoint import load_checkpoint
+from engine.predictors import load_predictor
 
 OVERLAY_COLOUR = np.array([0, 255, 0], np.float32)  # RGB green tint over the person
 
@@ -36,10 +36,6 @@ def predict_alpha(predict, image, size):
     return np.clip(alpha.numpy(), 0.0, 1.0)
 
 
-def keras_predictor(model):
-    return lambda batch: model(batch, training=False)
-
-
 def render_outputs(image, alpha):
     """The four outputs as arrays: mask (0/255), alpha, RGBA cut-out, RGB overlay."""
     mask = np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
@@ -63,8 +59,8 @@ def write_image(path, array):
 def infer_single_image(args, weights):
     """Run ``weights`` on ``--img_path`` and write its outputs under ``--output_dir``; returns their paths."""
     image = read_image(args.img_path)
-    model, _ = load_checkpoint(weights, args.input_shape)
-    alpha = predict_alpha(keras_predictor(model), image, args.input_shape)
+    predict, size = load_predictor(weights, args.input_shape)
+    alpha = predict_alpha(predict, image, size)
     writable_folder(args.output_dir, "--output_dir")
     stem = os.path.splitext(os.path.basename(args.img_path))[0]
     paths = []

@@ -1,14 +1,17 @@
 """Training and fine-tuning: the work behind ``--train=True`` and ``--finetune=True``."""
 import datetime
+import math
 import os
 import sys
 
 import keras
 
 import losses
+from data.augment import build_augmenter
 from data.dataset import find_pairs, make_dataset, split_pairs
 from engine.callbacks import CheckpointWriter, PredictionImages
 from engine.files import writable_folder, write_json
+from engine.preview import augment_spec
 from errors import UserError
 from models.checkpoint import build, load_checkpoint, make_spec
 from models.lightnet import ENCODER_PREFIX
@@ -38,8 +41,15 @@ def set_encoder_trainable(model, trainable):
             layer.trainable = trainable
 
 
-def compile_model(model, args):
-    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=losses.create_loss("ce"),
+def learning_rate(args, steps):
+    """``--lr``, constant or decayed along a cosine to 1% of it over ``steps`` steps."""
+    if args.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=max(1, steps), alpha=0.01)
+    return args.lr
+
+
+def compile_model(model, args, steps):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(args, steps)), loss=losses.create_loss("ce"),
                   metrics=losses.create_metrics())
 
 
@@ -54,18 +64,18 @@ def write_run_config(args, spec, counts, log_dir, params):
     write_json(os.path.join(args.checkpoint_path, "run_config.json"), config)
 
 
-def fit_phases(model, args, train_ds, val_ds, callbacks):
+def fit_phases(model, args, train_ds, val_ds, callbacks, steps_per_epoch):
     """One run; a fine-tune first trains with the encoder frozen for ``--freeze_encoder`` epochs."""
     frozen = min(args.freeze_encoder, args.nb_epoch) if args.finetune else 0
     if frozen:
         print(f"fine-tune: encoder frozen for the first {frozen} epoch(s)")
         set_encoder_trainable(model, False)
-        compile_model(model, args)
+        compile_model(model, args, frozen * steps_per_epoch)
         model.fit(train_ds, validation_data=val_ds, epochs=frozen, callbacks=callbacks,
                   shuffle=False, verbose=args.verbose)
         set_encoder_trainable(model, True)
     if frozen < args.nb_epoch:
-        compile_model(model, args)
+        compile_model(model, args, (args.nb_epoch - frozen) * steps_per_epoch)
         model.fit(train_ds, validation_data=val_ds, initial_epoch=frozen, epochs=args.nb_epoch,
                   callbacks=callbacks, shuffle=False, verbose=args.verbose)
 
@@ -81,7 +91,9 @@ def train(args):
     print(f"model {spec['model']}: {params:,} parameters, input {args.input_shape}x{args.input_shape}; "
           f"{len(train_pairs)} training and {len(val_pairs)} validation pairs")
 
-    train_ds = make_dataset(train_pairs, args.input_shape, args.batch_size, training=True, seed=args.seed)
+    augment = build_augmenter(augment_spec(args))
+    train_ds = make_dataset(train_pairs, args.input_shape, args.batch_size, training=True, seed=args.seed,
+                            augment=augment)
     val_ds = make_dataset(val_pairs, args.input_shape, args.batch_size, training=False)
     run_name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     log_dir = os.path.join(writable_folder(args.log_dir, "--log_dir"), run_name)
@@ -90,7 +102,7 @@ def train(args):
     checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint)
     callbacks = [checkpoints, keras.callbacks.TensorBoard(log_dir, write_graph=False),
                  PredictionImages(log_dir, *preview_batch(val_ds)), keras.callbacks.TerminateOnNaN()]
-    fit_phases(model, args, train_ds, val_ds, callbacks)
+    fit_phases(model, args, train_ds, val_ds, callbacks, math.ceil(len(train_pairs) / args.batch_size))
     if checkpoints.best_path is None:
         raise UserError("training produced no checkpoint: the validation loss was never finite")
     print(f"best checkpoint: {checkpoints.best_path} (val_loss {checkpoints.best_loss:.4f}); "

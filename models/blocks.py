@@ -39,9 +39,9 @@ def separable_bn(x, filters, name):
     return conv_bn(x, filters, kernel=1, name=f"{name}_pw")
 
 
-def upsample(x, name):
-    """Bilinear x2 (half-pixel centres, no align_corners: accepted by the GPU delegate)."""
-    return layers.UpSampling2D(2, interpolation="bilinear", name=name)(x)
+def upsample(x, name, factor=2):
+    """Bilinear upsampling (half-pixel centres, no align_corners: accepted by the GPU delegate)."""
+    return layers.UpSampling2D(factor, interpolation="bilinear", name=name)(x)
 
 
 def scaled(channels, width):

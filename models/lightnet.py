@@ -1,8 +1,10 @@
 """lightnet and mattingnet: a light encoder-decoder for real-time portrait segmentation on phones.
 
-Encoder: MobileNetV2-style inverted residuals (depthwise convolutions, expansion 4).
-Decoder: bilinear x2 upsampling, concatenation with the encoder's skip features, and a
-depthwise-separable block at each scale; logits at half resolution, then bilinear x2.
+Encoder: a 3x3 stride-2 stem and a depthwise stride-2 step reach stride 4 at once (full-resolution
+layers dominate the cost on a phone), then MobileNetV2-style inverted residuals (expansion 3) down
+to stride 32. Decoder: bilinear x2 upsampling, concatenation with the encoder's features at
+strides 16, 8 and 4, and a depthwise-separable block at each; logits at stride 4, then bilinear x4.
+At 224x224 its float32 .tflite runs about as fast as MediaPipe's selfie segmenter (docs/BENCHMARKS.md).
 """
 import keras
 from keras import layers
@@ -10,19 +12,22 @@ from keras import layers
 from models import blocks
 from models.registry import register
 
-# (expansion, channels, repeats, first stride) per encoder stage, as in MobileNetV2.
-ENCODER_STAGES = ((1, 16, 1, 1), (4, 24, 2, 2), (4, 32, 3, 2), (4, 64, 3, 2), (4, 96, 2, 1), (4, 160, 2, 2))
-DECODER_CHANNELS = (64, 48, 32, 16)
+STEM_CHANNELS, STRIDE4_CHANNELS = 16, 24
+# (expansion, channels, repeats, first stride) per encoder stage after stride 4.
+ENCODER_STAGES = ((3, 32, 2, 2), (3, 64, 3, 2), (3, 96, 2, 1), (3, 128, 2, 2))
+DECODER_CHANNELS = (48, 32, 24)
 ENCODER_PREFIX = "enc_"
 OUTPUT_CHANNELS = {"softmax": 2, "sigmoid": 1}
 
 
 def encoder(image, width):
-    """Return the feature maps at strides 2, 4, 8, 16 and 32 (channel counts follow ENCODER_STAGES)."""
-    x = blocks.conv_bn(image, blocks.scaled(32, width), strides=2, name=f"{ENCODER_PREFIX}stem")
-    features = []
+    """Return the feature maps at strides 4, 8, 16 and 32."""
+    x = blocks.conv_bn(image, blocks.scaled(STEM_CHANNELS, width), strides=2, name=f"{ENCODER_PREFIX}stem")
+    x = blocks.depthwise_bn(x, strides=2, name=f"{ENCODER_PREFIX}down")
+    x = blocks.conv_bn(x, blocks.scaled(STRIDE4_CHANNELS, width), kernel=1, name=f"{ENCODER_PREFIX}down_pw")
+    features = [x]
     for stage, (expansion, channels, repeats, stride) in enumerate(ENCODER_STAGES):
-        if stride == 2:
+        if stride == 2 and stage > 0:
             features.append(x)
         for i in range(repeats):
             x = blocks.inverted_residual(x, blocks.scaled(channels, width), expansion, stride if i == 0 else 1,
@@ -31,7 +36,7 @@ def encoder(image, width):
 
 
 def decoder(features, width):
-    """Fuse the deepest feature map back up to stride 2 through the skip connections."""
+    """Fuse the deepest feature map back up to stride 4 through the skip connections."""
     *skips, x = features
     x = blocks.conv_bn(x, blocks.scaled(DECODER_CHANNELS[0], width), kernel=1, name="dec_in")
     for level, (skip, channels) in enumerate(zip(reversed(skips), DECODER_CHANNELS)):
@@ -49,7 +54,7 @@ def _build(name, input_shape, activation, width, batch_size):
     image = blocks.input_layer(input_shape, batch_size=batch_size)
     x = decoder(encoder(image, width), width)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
-    logits = blocks.upsample(logits, name="logits")
+    logits = blocks.upsample(logits, factor=4, name="logits")
     return keras.Model(image, blocks.output_activation(logits, activation), name=name)
 
 

@@ -126,3 +126,26 @@ def test_user_errors_are_one_line(workdir, flags, needle):
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+def test_evaluate_prints_the_metrics_line(trained, workdir):
+    result = run_cli(["--evaluate=True", f"--weight_dir={best_checkpoint(workdir)}", "--input_shape=64",
+                      "--output_dir=./eval"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("images="))
+    figures = dict(item.split("=") for item in line.split())
+    assert figures["images"] == "4"
+    for key in ("mean_fg_iou", "dataset_iou", "miou_2class", "boundary_f"):
+        assert 0.0 <= float(figures[key]) <= 1.0, key
+    assert float(figures["img_per_s"]) > 0
+    assert len(glob.glob(str(workdir / "eval" / "*_worst.jpg"))) == 1
+
+
+def test_preview_augment_and_bad_spec(workdir):
+    result = run_cli(["--preview_augment=4", "--input_shape=64", "--output_dir=./preview"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    grid = cv2.imread(str(workdir / "preview" / "augment_preview.png"))
+    assert grid.shape == (64, 4 * 2 * 64, 3)
+    result = run_cli(["--preview_augment=4", "--augment=Blurry(3)"], cwd=workdir)
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2 and len(lines) == 1 and "Blurry" in lines[0] and "Fliplr" in lines[0]

@@ -1,0 +1,108 @@
+"""``--evaluate``: score a model on ``<dataset_dir>/testing`` with the portrait papers' metric.
+
+Per test image, at the image's own resolution: ground truth = matte >= 128, prediction =
+foreground probability >= 0.5 after upsampling. Reported: the mean of per-image foreground IoU
+(``mean_fg_iou``, the papers' "mIoU"), the dataset-level IoU (total intersection / total union),
+the mean over images of the two-class (person, background) mean IoU, the boundary F-score within
+3 px, and images per second end to end (decode, resize, predict, upsample).
+"""
+import os
+import time
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from data.dataset import decode_image, decode_matte, find_pairs
+from engine.files import writable_folder
+from engine.infer import predict_alpha, write_image
+from engine.predictors import load_predictor
+
+BOUNDARY_TOLERANCE = 3
+WORST_SHOWN = 16
+SHEET_HEIGHT = 200
+
+
+def iou(a, b):
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else np.logical_and(a, b).sum() / union
+
+
+def boundary(mask):
+    """One-pixel inner boundary of a boolean mask."""
+    m = mask.astype(np.uint8)
+    return (m - cv2.erode(m, np.ones((3, 3), np.uint8))).astype(bool)
+
+
+def boundary_f(truth, pred, tolerance=BOUNDARY_TOLERANCE):
+    """F-score of boundary pixels matched within ``tolerance`` pixels (Perazzi et al. 2016)."""
+    bt, bp = boundary(truth), boundary(pred)
+    if not bt.any() and not bp.any():
+        return 1.0
+    if not bt.any() or not bp.any():
+        return 0.0
+    near = lambda b: cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, 3) <= tolerance  # noqa: E731
+    precision, recall = (bp & near(bt)).sum() / bp.sum(), (bt & near(bp)).sum() / bt.sum()
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def score(truth, pred):
+    """Per-image figures for boolean masks of the same size."""
+    return {"fg_iou": iou(truth, pred), "bg_iou": iou(~truth, ~pred), "boundary_f": boundary_f(truth, pred),
+            "inter": np.logical_and(truth, pred).sum(), "union": np.logical_or(truth, pred).sum()}
+
+
+def test_pairs(dataset_dir):
+    """(image, matte, path) for each test pair, decoded in parallel ahead of use."""
+    pairs = find_pairs(os.path.join(dataset_dir, "testing"))
+    images, mattes = (list(x) for x in zip(*pairs))
+    ds = tf.data.Dataset.from_tensor_slices((images, mattes, images))
+    ds = ds.map(lambda i, m, p: (decode_image(i), decode_matte(m), p), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(4).as_numpy_iterator(), len(pairs)
+
+
+def contact_sheet(rows):
+    """image | truth | prediction rows, each scaled to SHEET_HEIGHT, stacked vertically."""
+    def fit(a):
+        a = np.dstack([a] * 3) if a.ndim == 2 else a
+        return cv2.resize(a, (round(a.shape[1] * SHEET_HEIGHT / a.shape[0]), SHEET_HEIGHT))
+    strips = [np.hstack([fit(image), fit(truth), fit(pred)]) for image, truth, pred in rows]
+    width = max(s.shape[1] for s in strips)
+    return np.vstack([np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0))) for s in strips])
+
+
+def evaluate(args, weights):
+    """Score ``weights`` on the test split; prints one summary line and writes the worst images."""
+    predict, size = load_predictor(weights, args.input_shape)
+    iterator, count = test_pairs(args.dataset_dir)
+    results, start = [], time.perf_counter()
+    for image, matte, path in iterator:
+        pred = predict_alpha(predict, image, size) >= 0.5
+        results.append((score(matte[..., 0] >= 128 / 255, pred), path.decode(), pred))
+    elapsed = time.perf_counter() - start
+    figures = summarize([r[0] for r in results], count / elapsed)
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+    sheet = write_worst(results, args.output_dir, weights)
+    print(f"worst {min(WORST_SHOWN, count)} images: {sheet}")
+    return figures
+
+
+def summarize(scores, img_per_s):
+    mean = lambda key: float(np.mean([s[key] for s in scores]))  # noqa: E731
+    return {"images": len(scores), "mean_fg_iou": mean("fg_iou"),
+            "dataset_iou": float(sum(s["inter"] for s in scores) / max(1, sum(s["union"] for s in scores))),
+            "miou_2class": float(np.mean([(s["fg_iou"] + s["bg_iou"]) / 2 for s in scores])),
+            "boundary_f": mean("boundary_f"), "img_per_s": float(img_per_s)}
+
+
+def write_worst(results, output_dir, weights):
+    worst = sorted(results, key=lambda r: r[0]["fg_iou"])[:WORST_SHOWN]
+    rows = []
+    for s, path, pred in worst:
+        image = decode_image(path).numpy()
+        truth = (decode_matte(path.rsplit(".", 1)[0] + "_matte.png").numpy()[..., 0] >= 0.5)
+        rows.append((image, (truth * 255).astype(np.uint8), (pred * 255).astype(np.uint8)))
+    stem = os.path.splitext(os.path.basename(weights))[0]
+    path = os.path.join(writable_folder(output_dir, "--output_dir"), f"{stem}_worst.jpg")
+    write_image(path, contact_sheet(rows))
+    return path
