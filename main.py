@@ -10,7 +10,8 @@ import sys
 import tempfile
 
 MODELS = ("lightnet", "mattingnet")
-ACTIVATIONS = ("softmax", "sigmoid")
+ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
+LOSSES = ("combined", "ce", "focal", "dice")
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
 
@@ -91,7 +92,18 @@ def build_parser():
     train.add_argument("--model", choices=MODELS, default=None,
                        help="architecture for a fresh model (default lightnet); a checkpoint brings its own")
     train.add_argument("--activation", choices=ACTIVATIONS, default=None,
-                       help="output activation for a fresh model (default: the model's own)")
+                       help="output activation for a fresh model (default: softmax for lightnet, sigmoid for "
+                            "mattingnet)")
+    train.add_argument("--loss", choices=LOSSES, default="combined",
+                       help="segmentation loss: combined = focal_weight*focal + (1-focal_weight)*cross-entropy")
+    train.add_argument("--focal_weight", type=ranged(float, 0, 1.0000001), default=0.8,
+                       help="share of focal loss in the combined loss")
+    train.add_argument("--boundary_weight", type=ranged(float, 0, 1), default=0.1,
+                       help="weight of the Canny-boundary head's loss: total = (1-w)*segmentation + w*boundary; "
+                            "0 builds no boundary head")
+    train.add_argument("--matting_weight", type=ranged(float, 0), default=None,
+                       help="weight of the matting loss (alpha + compositional + gradient) added to the "
+                            "segmentation loss (default: 1 for mattingnet, 0 for lightnet)")
     train.add_argument("--seed", type=int, default=42, help="seed for the split, shuffling and initialisation")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")

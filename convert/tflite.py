@@ -18,7 +18,7 @@ from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
 from engine.files import writable_folder, write_bytes
 from errors import UserError
-from models.checkpoint import build, load_checkpoint
+from models.checkpoint import build, load_checkpoint, mask_model
 
 DEFAULT_FOLDER = "./trained_models"
 MAX_ABS_DIFF = 1e-4
@@ -33,10 +33,11 @@ def output_stem(tflite_name, weight_dir, size):
 
 
 def static_copy(model, spec, size):
-    """The same network rebuilt with a static batch of 1 (the GPU delegate refuses dynamic shapes)."""
+    """The same network rebuilt with a static batch of 1 (the GPU delegate refuses dynamic shapes),
+    without training-only heads."""
     static = build(spec, size, batch_size=1)
     static.set_weights(model.get_weights())
-    return static
+    return mask_model(static)
 
 
 def without_softmax(model):

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from data.preprocess import normalize, resize_image, resize_matte
 from errors import UserError
+from losses.boundary import boundary_target
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MATTE_SUFFIX = "_matte.png"
@@ -71,11 +72,28 @@ def load_pair(image_path, matte_path, size):
     return image, matte
 
 
-def make_dataset(pairs, size, batch_size, training, seed=0, augment=None):
+def training_targets(boundary, matting):
+    """``fn(image, matte) -> (image, target)`` building what the model's losses expect.
+
+    The target is ``{"mask": matte}`` (the image appended as channels 1..3 when the matting loss
+    needs it), plus ``"boundary"``: the Canny band, for a model with a boundary head.
+    """
+    def targets(image, matte):
+        mask = tf.concat([matte, image], axis=-1) if matting else matte
+        if not boundary:
+            return image, {"mask": mask}
+        band = tf.numpy_function(boundary_target, [matte], tf.float32, stateful=False)
+        band.set_shape(matte.shape)
+        return image, {"mask": mask, "boundary": band}
+    return targets
+
+
+def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
     Training pipelines reshuffle every epoch and, with ``augment(image, matte, seed_pair)``,
     augment each sample with a stateless per-sample seed that changes from epoch to epoch.
+    ``targets(image, matte)`` (see ``training_targets``) shapes what each sample yields.
     """
     images, mattes = zip(*pairs)
     ds = tf.data.Dataset.from_tensor_slices((list(images), list(mattes)))
@@ -86,4 +104,6 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None):
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pair, s: augment(*pair, s),
                                                   num_parallel_calls=tf.data.AUTOTUNE)
+    if targets is not None:
+        ds = ds.map(targets, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)

@@ -51,7 +51,7 @@ class PredictionImages(keras.callbacks.Callback):
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "images"))
 
     def on_epoch_end(self, epoch, logs=None):
-        foreground = self.model(self.images, training=False)[..., -1:]
+        foreground = self.model(self.images, training=False)["mask"][..., -1:]
         as_rgb = lambda m: np.repeat(np.asarray(m), 3, axis=-1)  # noqa: E731
         rows = np.concatenate([self.images, as_rgb(self.mattes), as_rgb(foreground)], axis=2)
         with self.writer.as_default():

@@ -1,7 +1,7 @@
 """Predictors: a model file turned into ``predict(batch) -> probabilities``, whatever its format."""
 import tensorflow as tf
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import load_checkpoint, mask_model
 
 
 def keras_predictor(model):
@@ -12,4 +12,4 @@ def keras_predictor(model):
 def load_predictor(weights, input_shape):
     """``(predict, size)`` for a ``.h5`` checkpoint, rebuilt at ``input_shape``."""
     model, _ = load_checkpoint(weights, input_shape)
-    return keras_predictor(model), input_shape
+    return keras_predictor(mask_model(model)), input_shape

@@ -2,11 +2,11 @@
 import keras
 from keras import ops
 
-from losses.segmentation import foreground
+from losses.segmentation import alpha, foreground
 
 
 def _binary(y_true, y_pred):
-    return ops.cast(y_true >= 0.5, "float32"), ops.cast(foreground(y_pred) >= 0.5, "float32")
+    return ops.cast(alpha(y_true) >= 0.5, "float32"), ops.cast(foreground(y_pred) >= 0.5, "float32")
 
 
 def foreground_iou_per_image(y_true, y_pred):

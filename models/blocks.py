@@ -49,13 +49,26 @@ def scaled(channels, width):
     return max(8, int(channels * width + 4) // 8 * 8)
 
 
+@keras.saving.register_keras_serializable(package="portrait")
+class SigSoftmax(layers.Layer):
+    """Sigsoftmax (Kanai et al. 2018): exp(z) * sigmoid(z), normalised over the channels.
+
+    Computed as softmax(z + log sigmoid(z)), which is the same and stays finite for large |z|.
+    """
+
+    def call(self, logits):
+        return keras.ops.softmax(logits + keras.ops.log_sigmoid(logits), axis=-1)
+
+
 def output_activation(logits, activation):
     """The probability layer on top of the logits; named 'probs' so export can cut it off."""
+    if activation == "sigsoftmax":
+        return SigSoftmax(name="probs")(logits)
     if activation == "softmax":
         return layers.Softmax(name="probs")(logits)
     if activation == "sigmoid":
         return layers.Activation("sigmoid", name="probs")(logits)
-    raise ValueError(f"unknown activation '{activation}'; valid: softmax, sigmoid")
+    raise ValueError(f"unknown activation '{activation}'; valid: softmax, sigsoftmax, sigmoid")
 
 
 def input_layer(input_shape, channels=3, batch_size=None):

@@ -10,6 +10,7 @@ import json
 import os
 
 import h5py
+import keras
 from absl import logging as absl_logging
 
 from errors import UserError
@@ -67,6 +68,11 @@ def read_spec(path, flag="--weight_dir"):
     if raw is None:
         raise UserError(f"{flag}: {path} holds no portrait-segmentation model spec (not written by this tool)")
     return json.loads(raw)
+
+
+def mask_model(model):
+    """The model without training-only heads: image in, mask probabilities out (a plain tensor)."""
+    return keras.Model(model.input, model.get_layer("probs").output, name=model.name)
 
 
 def load_checkpoint(path, input_shape=None, batch_size=None, flag="--weight_dir"):

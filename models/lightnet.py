@@ -17,7 +17,7 @@ STEM_CHANNELS, STRIDE4_CHANNELS = 16, 24
 ENCODER_STAGES = ((3, 32, 2, 2), (3, 64, 3, 2), (3, 96, 2, 1), (3, 128, 2, 2))
 DECODER_CHANNELS = (48, 32, 24)
 ENCODER_PREFIX = "enc_"
-OUTPUT_CHANNELS = {"softmax": 2, "sigmoid": 1}
+OUTPUT_CHANNELS = {"softmax": 2, "sigsoftmax": 2, "sigmoid": 1}
 
 
 def encoder(image, width):
@@ -46,7 +46,14 @@ def decoder(features, width):
     return x
 
 
-def _build(name, input_shape, activation, width, batch_size):
+def boundary_head(features):
+    """Auxiliary training head: the probability that a pixel lies on the person's outline."""
+    x = layers.Conv2D(1, 1, name="boundary_head")(features)
+    x = blocks.upsample(x, factor=4, name="boundary_up")
+    return layers.Activation("sigmoid", name="boundary")(x)
+
+
+def _build(name, input_shape, activation, width, batch_size, with_boundary):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
     if activation not in OUTPUT_CHANNELS:
@@ -55,16 +62,20 @@ def _build(name, input_shape, activation, width, batch_size):
     x = decoder(encoder(image, width), width)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
     logits = blocks.upsample(logits, factor=4, name="logits")
-    return keras.Model(image, blocks.output_activation(logits, activation), name=name)
+    probs = blocks.output_activation(logits, activation)
+    outputs = {"mask": probs, "boundary": boundary_head(x)} if with_boundary else {"mask": probs}
+    return keras.Model(image, outputs, name=name)
 
 
 @register
-def lightnet(input_shape, activation="softmax", width=1.0, batch_size=None):
-    """Segmentation network: 2-channel softmax (background, person) by default, or 1-channel sigmoid."""
-    return _build("lightnet", input_shape, activation, width, batch_size)
+def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None):
+    """Segmentation network: 2-channel softmax (background, person) by default, or sigsoftmax, or
+    1-channel sigmoid. Outputs {"mask": probabilities}, plus "boundary" (a training-only head) with
+    ``boundary``; ``models.checkpoint.mask_model`` gives the plain image -> mask model."""
+    return _build("lightnet", input_shape, activation, width, batch_size, boundary)
 
 
 @register
-def mattingnet(input_shape, activation="sigmoid", width=1.0, batch_size=None):
+def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None):
     """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
-    return _build("mattingnet", input_shape, activation, width, batch_size)
+    return _build("mattingnet", input_shape, activation, width, batch_size, boundary)

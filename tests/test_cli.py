@@ -25,6 +25,15 @@ SEED_INFER = ("--input_shape=256 --nb_epoch=1 --batch_size=32 --lr=0.0001 --val_
 CHECKPOINT_NAME = re.compile(r"^\d{2,}-\d+\.\d{2}\.h5$")
 
 
+def scalar_tags(folder):
+    """The scalar names in a TensorBoard run folder's event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(folder)
+    accumulator.Reload()
+    return set(accumulator.Tags()["scalars"]) | set(accumulator.Tags()["tensors"])
+
+
 def checkpoints(folder):
     return sorted(glob.glob(os.path.join(folder, "*.h5")))
 
@@ -46,8 +55,13 @@ def test_seed_train_line(trained, workdir):
     config = json.loads((folder / "run_config.json").read_text())
     assert config["val_ratio"] == 0.8 and config["input_shape"] == 64 and config["pairs"] == {
         "training": 10, "validation": 3}
+    assert (config["loss"], config["focal_weight"], config["boundary_weight"]) == ("combined", 0.8, 0.1)
     state = json.loads((folder / "checkpoints.json").read_text())
     assert (folder / state["best"]).is_file() and state["epoch"] == 3
+    terms = {"epoch_loss", "epoch_mask_focal", "epoch_mask_ce", "epoch_boundary_loss", "epoch_mask_iou",
+             "epoch_mask_accuracy"}
+    for split in ("train", "validation"):
+        assert terms <= scalar_tags(glob.glob(str(workdir / "logs" / "lightnet-*" / split))[0]), split
     assert glob.glob(str(workdir / "logs" / "lightnet-*" / "train" / "events.out.tfevents.*"))
     assert glob.glob(str(workdir / "logs" / "lightnet-*" / "validation" / "events.out.tfevents.*"))
     assert glob.glob(str(workdir / "logs" / "lightnet-*" / "images" / "events.out.tfevents.*"))
@@ -88,15 +102,18 @@ def test_train_convert_infer_in_one_line(workdir):
     from convert.tflite import LiteRTModel
     from data.dataset import decode_image
     from data.preprocess import normalize, resize_image
-    from models.checkpoint import load_checkpoint
+    from models.checkpoint import load_checkpoint, mask_model
 
     result = run_cli(["--train=True", "--convert=True", "--infer_single_img=True", "--nb_epoch=1",
+                      "--activation=sigsoftmax",
                       "--input_shape=64", "--batch_size=4", "--weight_dir=", "--checkpoint_path=./trained_models/all",
                       "--tflite_name=./exports/portrait", f"--img_path={SEED_INFER_IMAGE}", "--output_dir=./out_all"],
                      cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "out_all" / "00694_mask.png").is_file()
-    model, _ = load_checkpoint(best_checkpoint(workdir, "all"))
+    model, spec = load_checkpoint(best_checkpoint(workdir, "all"))
+    assert spec["kwargs"] == {"boundary": True, "activation": "sigsoftmax"}
+    model = mask_model(model)
     image = decode_image(str(workdir / "dataset" / "selfie" / "testing" / "00001.jpg"))
     batch = resize_image(normalize(image[None]), 64).numpy()
     probs = model(batch).numpy()

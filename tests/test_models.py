@@ -8,18 +8,27 @@ import pytest
 import models
 from losses import ForegroundIoU, cross_entropy
 from losses.metrics import foreground_iou_per_image
-from models.checkpoint import SPEC_ATTR, load_checkpoint, make_spec, save_checkpoint
+from models.checkpoint import SPEC_ATTR, load_checkpoint, make_spec, mask_model, save_checkpoint
 from errors import UserError
 
 
 @pytest.mark.parametrize("name", models.names())
 def test_forward_shapes_and_probabilities(name):
     model = models.create(name, 64)
-    out = model(np.random.default_rng(0).random((2, 64, 64, 3), np.float32)).numpy()
+    out = model(np.random.default_rng(0).random((2, 64, 64, 3), np.float32))["mask"].numpy()
     assert out.shape[:3] == (2, 64, 64) and out.shape[3] in (1, 2)
     assert out.min() >= 0 and out.max() <= 1
     if out.shape[3] == 2:
         assert np.allclose(out.sum(-1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_boundary_head_is_dropped_for_inference(name):
+    model = models.create(name, 64, boundary=True)
+    outputs = model(np.zeros((1, 64, 64, 3), np.float32))
+    assert set(outputs) == {"mask", "boundary"} and outputs["boundary"].shape == (1, 64, 64, 1)
+    plain = mask_model(model)
+    assert np.allclose(plain(np.zeros((1, 64, 64, 3), np.float32)), outputs["mask"], atol=1e-6)
 
 
 def test_unknown_name_lists_valid_names():
@@ -42,9 +51,9 @@ def test_checkpoint_loads_at_another_size(tmp_path):
         assert json.loads(f.attrs[SPEC_ATTR])["kwargs"] == {"activation": "sigmoid"}
     same, _ = load_checkpoint(path)
     x = np.random.default_rng(1).random((1, 64, 64, 3), np.float32)
-    assert np.allclose(same(x), model(x), atol=1e-6)
+    assert np.allclose(same(x)["mask"], model(x)["mask"], atol=1e-6)
     bigger, loaded_spec = load_checkpoint(path, input_shape=96)
-    assert bigger.output_shape == (None, 96, 96, 1) and loaded_spec["model"] == "lightnet"
+    assert mask_model(bigger).output_shape == (None, 96, 96, 1) and loaded_spec["model"] == "lightnet"
     for a, b in zip(bigger.get_weights(), model.get_weights()):
         assert np.array_equal(a, b)
 

@@ -1,0 +1,95 @@
+"""Losses, boundary targets and sigsoftmax against values worked out by hand."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from losses import LossTerm, SegmentationLoss, boundary_loss, boundary_target, cross_entropy, dice_loss
+from losses import focal_loss, matting_loss
+from models.blocks import SigSoftmax
+
+Y = np.array([1.0, 0.0, 1.0, 0.0], np.float32).reshape(1, 2, 2, 1)
+P = np.array([0.9, 0.2, 0.4, 0.7], np.float32).reshape(1, 2, 2, 1)
+
+
+def test_focal_reduces_to_cross_entropy_at_gamma_0():
+    assert np.allclose(focal_loss(Y, P, gamma=0.0), cross_entropy(Y, P), atol=1e-6)
+
+
+def test_focal_by_hand():
+    p_t = np.array([0.9, 0.8, 0.4, 0.3])
+    expected = np.mean((1 - p_t) ** 2 * -np.log(p_t))
+    assert np.isclose(float(focal_loss(Y, P)[0]), expected, atol=1e-6)
+    weighted = np.mean(np.array([0.25, 0.75, 0.25, 0.75]) * (1 - p_t) ** 2 * -np.log(p_t))
+    assert np.isclose(float(focal_loss(Y, P, alpha_weight=0.25)[0]), weighted, atol=1e-6)
+
+
+def test_combined_is_weighted_focal_plus_ce():
+    expected = 0.8 * focal_loss(Y, P) + 0.2 * cross_entropy(Y, P)
+    assert np.allclose(SegmentationLoss("combined", 0.8)(Y, P), np.mean(expected), atol=1e-6)
+    two_channel = np.concatenate([1 - P, P], axis=-1)
+    assert np.allclose(SegmentationLoss("combined", 0.8)(Y, two_channel), np.mean(expected), atol=1e-6)
+
+
+def test_dice_by_hand():
+    inter, total = 0.9 + 0.4, 2 + (0.9 + 0.2 + 0.4 + 0.7)
+    assert np.isclose(float(dice_loss(Y, P)[0]), 1 - (2 * inter + 1) / (total + 1), atol=1e-6)
+
+
+def test_wrong_shapes_named_in_the_error():
+    with pytest.raises(ValueError, match=r"\(1, 2, 2, 3\)"):
+        cross_entropy(np.zeros((1, 2, 2, 3), np.float32), P)
+
+
+def test_boundary_target_thickness():
+    matte = np.zeros((40, 40, 1), np.float32)
+    matte[10:30, 10:30] = 1.0
+    target = boundary_target(matte)[..., 0]
+    row = target[20]  # a horizontal line through the square: edges near x = 10 and x = 29
+    assert target.max() == pytest.approx(1.0)
+    assert row[:5].max() == 0 and row[15:25].max() == 0  # far from the edge: nothing
+    band = np.flatnonzero(row[:20] > 0)
+    assert 3 <= len(band) <= 6  # the 5 px band, give or take Canny's placement of the edge
+    assert sorted(set(np.round(row[band], 2))) == [0.2, 0.5, 1.0]  # 1 px, 3 px, 5 px bands
+    assert boundary_target(np.zeros((8, 8, 1), np.float32)).max() == 0
+
+
+def test_boundary_loss_by_hand():
+    y = np.array([1.0, 0.0], np.float32).reshape(1, 1, 2, 1)
+    p = np.array([0.8, 0.1], np.float32).reshape(1, 1, 2, 1)
+    assert np.isclose(float(boundary_loss(y, p)[0]), -np.mean([np.log(0.8), np.log(0.9)]), atol=1e-6)
+
+
+def test_sigsoftmax_sums_to_one_and_matches_definition():
+    z = np.array([[-3.0, 2.0], [40.0, -40.0], [0.5, 0.5]], np.float32).reshape(1, 1, 3, 2)
+    out = SigSoftmax()(z).numpy()
+    assert np.allclose(out.sum(-1), 1.0, atol=1e-6) and np.isfinite(out).all()
+    e = np.exp(z[0, 0, 0]) / (1 + np.exp(-z[0, 0, 0]))
+    assert np.allclose(out[0, 0, 0], e / e.sum(), atol=1e-6)
+
+
+def test_matting_loss_zero_when_exact_and_uses_the_image():
+    rng = np.random.default_rng(0)
+    a = rng.random((1, 8, 8, 1)).astype(np.float32)
+    image = rng.random((1, 8, 8, 3)).astype(np.float32)
+    target = np.concatenate([a, image], axis=-1)
+    assert float(matting_loss(target, a)[0]) < 1e-2  # only the Charbonnier epsilon remains
+    worse = np.clip(a + 0.2, 0, 1)
+    assert float(matting_loss(target, worse)[0]) > float(matting_loss(a, worse)[0])  # composition term adds
+
+
+@pytest.mark.parametrize("fn", [cross_entropy, focal_loss, dice_loss, matting_loss, boundary_loss,
+                                SegmentationLoss("combined", 0.8, matting_weight=1.0)])
+def test_gradients_are_finite_even_at_saturation(fn):
+    y = tf.constant(np.array([1.0, 0.0, 1.0, 0.0, 0.5, 1.0], np.float32).reshape(1, 2, 3, 1))
+    logits = tf.Variable(np.array([60.0, -60.0, -60.0, 60.0, 0.0, 3.0], np.float32).reshape(1, 2, 3, 1))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(fn(y, tf.sigmoid(logits)))
+    grad = tape.gradient(loss, logits)
+    assert np.isfinite(loss.numpy()) and np.isfinite(grad.numpy()).all()
+
+
+def test_loss_term_metric_tracks_its_term():
+    metric = LossTerm("focal")
+    metric.update_state(Y, P)
+    assert np.isclose(float(metric.result()), float(focal_loss(Y, P)[0]), atol=1e-6)
+    assert metric.name == "focal"
