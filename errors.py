@@ -6,3 +6,7 @@ main.py prints its message as a single line on stderr and exits with status 2, w
 
 class UserError(Exception):
     """A problem with the user's input, explained in one line."""
+
+
+class RunStopped(Exception):
+    """A run that stopped on purpose with a reason (such as a non-finite loss); exit status 1."""

@@ -1,7 +1,7 @@
 """portrait-segmentation: train, fine-tune, run and export portrait segmentation networks.
 
-Modes run in this order: train / fine-tune -> convert -> evaluate -> infer. After training, the later
-modes use the run's best checkpoint.
+Modes run in this order: check_data -> preview_augment -> train / fine-tune / resume -> convert ->
+evaluate -> infer. After training, the later modes use the run's best checkpoint.
 """
 import argparse
 import contextlib
@@ -12,6 +12,7 @@ import tempfile
 MODELS = ("lightnet", "mattingnet")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
+VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
 
@@ -20,6 +21,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def variant_list(text):
+    """``--quantize``: export variants, comma-separated, or 'all'."""
+    names = VARIANTS if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in VARIANTS] or ([] if names else [text])
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown variant '{unknown[0]}'; valid: {', '.join(VARIANTS)} or all")
+    return names
 
 
 def boolean(text):
@@ -61,9 +71,17 @@ def build_parser():
     modes.add_argument("--finetune", type=boolean, default=False, metavar="BOOL",
                        help="train starting from --weight_dir (required), with the encoder frozen for "
                             "the first --freeze_encoder epochs")
+    modes.add_argument("--resume", type=boolean, default=False, metavar="BOOL",
+                       help="continue the interrupted run in --checkpoint_path from its last.h5 (epoch, "
+                            "optimizer state, TensorBoard curves) up to --nb_epoch")
+    modes.add_argument("--check_data", type=boolean, default=False, metavar="BOOL",
+                       help="scan --dataset_dir without training: bad files, size mismatches, empty mattes, counts")
     modes.add_argument("--convert", type=boolean, default=False, metavar="BOOL",
-                       help="write NAME.tflite and NAME_without_softmax.tflite, checked against Keras")
-    modes.add_argument("--android", type=boolean, default=False, metavar="BOOL", help="export for Android (see README)")
+                       help="write NAME.tflite and NAME_without_softmax.tflite (and the --quantize variants), "
+                            "each with a NAME.json sidecar, after checking them against Keras")
+    modes.add_argument("--android", type=boolean, default=False, metavar="BOOL",
+                       help="write NAME_android.tflite: float16, logits, static input, every op on the "
+                            "TFLite GPU delegate (the command fails naming any op that is not)")
     modes.add_argument("--evaluate", type=boolean, default=False, metavar="BOOL",
                        help="score --weight_dir on <dataset_dir>/testing: mean_fg_iou, dataset_iou, miou_2class, "
                             "boundary_f, img_per_s; the worst images go to --output_dir")
@@ -114,6 +132,9 @@ def build_parser():
                        help="folder for {epoch:02d}-{val_loss:.2f}.h5 checkpoints and run_config.json")
     paths.add_argument("--weight_dir", default="./trained_models/initial.h5",
                        help="checkpoint to start from (train; empty: random init), to fine-tune, or to run")
+    paths.add_argument("--quantize", type=variant_list, default="float32",
+                       help="--convert variants, comma-separated: float32, float16, dynamic_int8, int8 "
+                            "(full integer, calibrated on training images), or all")
     paths.add_argument("--tflite_name", default="",
                        help="output path stem for --convert; empty: ./trained_models/<weights>_<input_shape>")
     paths.add_argument("--img_path", default="", help="image for --infer_single_img")
@@ -124,15 +145,15 @@ def build_parser():
 
 def check_combination(parser, args):
     """Refuse flag combinations that cannot work, before any heavy import."""
-    training = args.train or args.finetune
-    uses_model = training or args.convert or args.evaluate or args.infer_single_img
-    if not (uses_model or args.preview_augment):
-        parser.error("nothing to do: set --train, --finetune, --convert, --evaluate or --infer_single_img to True, "
-                     "or --preview_augment to N")
-    if args.finetune and not args.weight_dir:
+    training = args.train or args.finetune or args.resume
+    uses_model = training or args.convert or args.android or args.evaluate or args.infer_single_img
+    if not (uses_model or args.preview_augment or args.check_data):
+        parser.error("nothing to do: set --train, --finetune, --resume, --check_data, --convert, --android, --evaluate or "
+                     "--infer_single_img to True, or --preview_augment to N")
+    if args.finetune and not args.weight_dir and not args.resume:
         parser.error("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
     if uses_model and not training and not args.weight_dir:
-        parser.error("--weight_dir is empty: --convert, --evaluate and --infer_single_img need a checkpoint")
+        parser.error("--weight_dir is empty: --convert, --android, --evaluate and --infer_single_img need a checkpoint")
     if args.infer_single_img and not args.img_path:
         parser.error("--infer_single_img=True needs --img_path")
 
@@ -167,20 +188,21 @@ def run(args):
 
         tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
-    from engine import evaluate, infer, preview, train
+    from engine import check, evaluate, infer, preview, train
 
+    status = check.check_data(args) if args.check_data else 0
     if args.preview_augment:
         preview.preview_augment(args)
     weights = args.weight_dir
-    if args.train or args.finetune:
+    if args.train or args.finetune or args.resume:
         weights = train.train(args)
-    if args.convert:
-        tflite.convert(args, weights)
+    if args.convert or args.android:
+        tflite.convert(args, weights, args.quantize if args.convert else (), android=args.android)
     if args.evaluate:
         evaluate.evaluate(args, weights)
     if args.infer_single_img:
         infer.infer_single_image(args, weights)
-    return 0
+    return status
 
 
 def main(argv=None):
@@ -188,13 +210,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_combination(parser, args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from errors import UserError
+    from errors import RunStopped, UserError
 
     try:
         return run(args)
     except UserError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
+    except RunStopped as err:
+        print(f"{parser.prog}: stopped: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; checkpoints written so far are complete", file=sys.stderr)
         return 130

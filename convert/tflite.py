@@ -1,27 +1,36 @@
-"""TFLite export: the seed's pair of files, with and without softmax, each checked against Keras.
+"""TFLite export: every variant from one checkpoint, each checked against Keras before it is written.
 
-Both files take a static 1 x S x S x 3 float32 input (RGB in [0, 1], see data/preprocess.py).
-``NAME.tflite`` outputs the model's probabilities; ``NAME_without_softmax.tflite`` outputs the raw
-logits (person where logit[1] > logit[0]) for GPUs whose softmax misbehaves.
+Variants: float32, float16 weights, dynamic-range int8, full-integer int8 (calibrated on training
+images); each with the model's output activation (``NAME.tflite``) or without it
+(``NAME_without_softmax.tflite``, raw logits). ``--android=True`` writes ``NAME_android.tflite``:
+float16, logits, static 1 x S x S x 3 input, every op on the GPU delegate's list (convert/gpu.py).
+Every file takes float32 RGB in [0, 1] and gets a sidecar ``NAME.json`` (convert/sidecar.py).
 """
 import contextlib
 import io
 import os
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from convert.gpu import gpu_problems
+from convert.sidecar import describe, foreground, output_kind, write_sidecar
 from data.dataset import decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
 from engine.files import writable_folder, write_bytes
-from errors import UserError
+from errors import RunStopped, UserError
 from models.checkpoint import build, load_checkpoint, mask_model
 
 DEFAULT_FOLDER = "./trained_models"
-MAX_ABS_DIFF = 1e-4
+VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+MAX_ABS_DIFF = 1e-4  # float32 against Keras, relative to the output's scale when above 1
+MIN_MASK_IOU = {"float32": 0.0, "float16": 0.99, "dynamic_int8": 0.97, "int8": 0.97}  # float32: judged by MAX_ABS_DIFF
+PARITY_IMAGES = 8
+CALIBRATION_IMAGES = 64
 
 
 def output_stem(tflite_name, weight_dir, size):
@@ -30,6 +39,10 @@ def output_stem(tflite_name, weight_dir, size):
         return tflite_name[: -len(".tflite")] if tflite_name.endswith(".tflite") else tflite_name
     stem = os.path.splitext(os.path.basename(weight_dir))[0]
     return os.path.join(DEFAULT_FOLDER, f"{stem}_{size}")
+
+
+def file_name(stem, variant, with_activation):
+    return f"{stem}{'' if variant == 'float32' else '_' + variant}{'' if with_activation else '_without_softmax'}.tflite"
 
 
 def static_copy(model, spec, size):
@@ -44,9 +57,16 @@ def without_softmax(model):
     return keras.Model(model.input, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
-def to_tflite(model):
-    """Convert a Keras model to a float32 .tflite flatbuffer (converter chatter kept off stdout)."""
+def to_tflite(model, variant="float32", calibration=()):
+    """Convert a Keras model to a .tflite flatbuffer (converter chatter kept off stdout)."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if variant == "int8":
+        converter.representative_dataset = lambda: ([batch] for batch in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with contextlib.redirect_stdout(io.StringIO()):
         return converter.convert()
 
@@ -66,41 +86,108 @@ class LiteRTModel:
         return self.interpreter.get_tensor(self.output["index"])
 
 
-def sample_batch(dataset_dir, size):
-    """One real image from ``dataset_dir`` (testing/, else training/) or, if none, a synthetic portrait."""
-    for split in ("testing", "training"):
+def image_batches(dataset_dir, splits, size, limit):
+    """Up to ``limit`` real images from the first of ``splits`` that has pairs, as float32 batches of 1,
+    with where they came from; a synthetic portrait when there are none."""
+    for split in splits:
         try:
-            image_path = find_pairs(os.path.join(dataset_dir, split))[0][0]
+            pairs = find_pairs(os.path.join(dataset_dir, split))
         except UserError:
             continue
-        return resize_image(normalize(decode_image(image_path)[None]), size).numpy(), image_path
+        batches = [resize_image(normalize(decode_image(image)[None]), size).numpy() for image, _ in pairs[:limit]]
+        return batches, f"{len(batches)} images from {os.path.join(dataset_dir, split)}"
     image, _ = portrait(np.random.default_rng(0), size, size)
-    return resize_image(normalize(image[None]), size).numpy(), "synthetic portrait"
+    return [resize_image(normalize(image[None]), size).numpy()], "1 synthetic portrait"
 
 
-def check_parity(keras_model, lite_model, batch, label):
-    """Max |difference| between Keras and LiteRT outputs; a UserError if above tolerance."""
-    expected = keras_model(batch, training=False).numpy()
-    diff = float(np.abs(lite_model(batch) - expected).max())
-    tolerance = MAX_ABS_DIFF * max(1.0, float(np.abs(expected).max()))
-    if diff > tolerance:
-        raise UserError(f"--convert: {label} disagrees with the Keras model (max |diff| {diff:.2e} > {tolerance:.1e})")
-    return diff
+def parity(content, reference, batches, kind, variant):
+    """max |difference| against the Keras outputs and the IoU of the person masks, pooled over ``batches``."""
+    lite = LiteRTModel(model_content=content)
+    outputs = [lite(batch) for batch in batches]
+    expected = [reference["logits" if kind in ("logits", "logit") else "probs"](b, training=False).numpy()
+                for b in batches]
+    diff = max(float(np.abs(o - e).max()) for o, e in zip(outputs, expected))
+    scale = max(1.0, max(float(np.abs(e).max()) for e in expected))
+    truth = np.concatenate([m.ravel() for m in reference["masks"]])
+    pred = np.concatenate([(foreground(o, kind) >= 0.5).ravel() for o in outputs])
+    union = np.logical_or(truth, pred).sum()
+    mask_iou = 1.0 if union == 0 else float(np.logical_and(truth, pred).sum() / union)
+    ok = mask_iou >= MIN_MASK_IOU[variant] and (variant != "float32" or diff <= MAX_ABS_DIFF * scale)
+    return {"max_abs_diff": diff, "mask_iou": mask_iou, "min_mask_iou": MIN_MASK_IOU[variant],
+            "max_abs_diff_allowed": MAX_ABS_DIFF * scale if variant == "float32" else None, "passed": ok}
 
 
-def convert(args, weights):
-    """Write ``NAME.tflite`` and ``NAME_without_softmax.tflite`` from ``weights``; returns their paths."""
+@dataclass
+class Export:
+    path: str
+    variant: str
+    with_activation: bool
+    kind: str = ""
+    content: bytes = b""
+    check: dict = field(default_factory=dict)
+    gpu: list = field(default_factory=list)
+
+    @property
+    def label(self):
+        return "android" if self.path.endswith("_android.tflite") else self.variant
+
+
+def planned(stem, variants, android, channels):
+    """The files to write: each variant with and without the activation, and the Android file."""
+    todo = [(file_name(stem, v, act), v, act) for v in variants for act in (True, False)]
+    todo += [(f"{stem}_android.tflite", "float16", False)] if android else []
+    return [Export(path, v, act, output_kind(channels, act)) for path, v, act in todo]
+
+
+def print_table(exports):
+    print(f"  {'file':<48} {'KB':>6} {'max|diff|':>10} {'mask IoU':>9} {'needs':>6}  GPU  result")
+    for e in exports:
+        print(f"  {os.path.basename(e.path):<48} {len(e.content) / 1024:6.0f} {e.check['max_abs_diff']:10.2e} "
+              f"{e.check['mask_iou']:9.4f} {e.check['min_mask_iou'] or '-':>6}  {'no ' if e.gpu else 'yes'}  "
+              f"{'ok' if e.check['passed'] else 'FAILED'}")
+
+
+def failures(exports):
+    for e in exports:
+        if not e.check["passed"]:
+            yield (f"{os.path.basename(e.path)} disagrees with the Keras model "
+                   f"(mask IoU {e.check['mask_iou']:.4f}, max |diff| {e.check['max_abs_diff']:.2e})")
+        if e.label == "android" and e.gpu:
+            yield f"--android: {os.path.basename(e.path)} would not run on the GPU delegate: {'; '.join(e.gpu)}"
+
+
+def convert(args, weights, variants=("float32",), android=False):
+    """Export ``weights`` as ``variants`` (and the Android file); returns the written paths.
+
+    Nothing is written unless every file passes its parity check and, for Android, the GPU check.
+    """
     model, spec = load_checkpoint(weights, args.input_shape)
     stem = output_stem(args.tflite_name, weights, args.input_shape)
     writable_folder(os.path.dirname(stem) or ".", "--tflite_name")
     static = static_copy(model, spec, args.input_shape)
-    batch, source = sample_batch(args.dataset_dir, args.input_shape)
-    print(f"parity on {source}:")
-    paths = []
-    for path, variant in ((f"{stem}.tflite", static), (f"{stem}_without_softmax.tflite", without_softmax(static))):
-        content = to_tflite(variant)
-        diff = check_parity(variant, LiteRTModel(model_content=content), batch, os.path.basename(path))
-        write_bytes(path, content)
-        print(f"  {path}: {len(content) / 1024:.0f} KB, max |diff| vs Keras {diff:.2e}")
-        paths.append(path)
-    return paths
+    channels = static.output_shape[-1]
+    batches, source = image_batches(args.dataset_dir, ("testing", "training"), args.input_shape, PARITY_IMAGES)
+    reference = {"probs": static, "logits": without_softmax(static)}
+    reference["masks"] = [foreground(static(b, training=False).numpy(), output_kind(channels, True)) >= 0.5
+                          for b in batches]
+    calibration = []
+    if "int8" in variants:
+        calibration, _ = image_batches(args.dataset_dir, ("training",), args.input_shape, CALIBRATION_IMAGES)
+    exports = planned(stem, variants, android, channels)
+    for e in exports:
+        e.content = to_tflite(reference["probs" if e.with_activation else "logits"], e.variant, calibration)
+        e.check = parity(e.content, reference, batches, e.kind, e.variant)
+        e.gpu = gpu_problems(e.content)
+    print(f"parity against Keras on {source}:")
+    print_table(exports)
+    problem = next(failures(exports), None)
+    if problem:
+        raise RunStopped(f"--convert: {problem}; nothing was written")
+    for e in exports:
+        gpu = {"runs_on_gpu_delegate": not e.gpu, "problems": e.gpu,
+               "checked_with": "LiteRT model analyzer and the op list in convert/gpu.py"}
+        write_bytes(e.path, e.content)
+        write_sidecar(e.path, describe(args.input_shape, static.input_shape[-1], e.kind, e.label, weights, spec,
+                                       dict(e.check, images=source), gpu))
+        print(f"  wrote {e.path} and its sidecar .json")
+    return [e.path for e in exports]

@@ -17,7 +17,7 @@ MATTE_SUFFIX = "_matte.png"
 LAYOUT = "NAME.(png|jpg|jpeg) + NAME_matte.png"
 
 
-def _listing(names, limit=3):
+def name_list(names, limit=3):
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
@@ -34,10 +34,10 @@ def find_pairs(folder):
         raise UserError(f"no image/matte pairs in {folder}: expected {LAYOUT}")
     lonely_images = sorted(images[n] for n in images.keys() - mattes)
     if lonely_images:
-        raise UserError(f"{len(lonely_images)} image(s) in {folder} have no NAME_matte.png: {_listing(lonely_images)}")
+        raise UserError(f"{len(lonely_images)} image(s) in {folder} have no NAME_matte.png: {name_list(lonely_images)}")
     lonely_mattes = sorted(n + MATTE_SUFFIX for n in mattes - images.keys())
     if lonely_mattes:
-        raise UserError(f"{len(lonely_mattes)} matte(s) in {folder} have no image: {_listing(lonely_mattes)}")
+        raise UserError(f"{len(lonely_mattes)} matte(s) in {folder} have no image: {name_list(lonely_mattes)}")
     return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
 
 

@@ -1,4 +1,5 @@
-"""Keras callbacks: atomic checkpoints named like the seed's, and prediction images for TensorBoard."""
+"""Keras callbacks: atomic checkpoints named like the seed's, a guard against non-finite losses,
+skipped-sample counts, and prediction images for TensorBoard."""
 import math
 import os
 
@@ -7,32 +8,47 @@ import numpy as np
 import tensorflow as tf
 
 from engine.files import write_json
-from models.checkpoint import save_checkpoint
+from models.checkpoint import TEMPORARY_SUFFIX, save_checkpoint
 
 STATE_FILE = "checkpoints.json"
+LAST_CHECKPOINT = "last.h5"
+
+
+def finite(logs, *keys):
+    return all(math.isfinite(logs.get(k, 0.0)) for k in keys)
 
 
 class CheckpointWriter(keras.callbacks.Callback):
-    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` when val_loss improves, and every ``every`` epochs.
+    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` when val_loss improves and every ``every`` epochs,
+    and ``last.h5`` (for --resume) after every epoch; all atomically, never from a non-finite epoch.
 
     ``checkpoints.json`` beside them names the best and the latest checkpoint (file names in the folder)
     and the last epoch completed.
     """
 
-    def __init__(self, folder, spec, every):
+    def __init__(self, folder, spec, every, best_loss=math.inf, best_path=None):
         super().__init__()
         self.folder, self.spec, self.every = folder, spec, every
-        self.best_loss, self.best_path, self.last_path = math.inf, None, None
+        self.best_loss, self.best_path, self.last_path = best_loss, best_path, None
+
+    def on_train_begin(self, logs=None):
+        for name in os.listdir(self.folder):  # left by a run killed while saving
+            if name.startswith(".") and name.endswith(TEMPORARY_SUFFIX):
+                os.remove(os.path.join(self.folder, name))
 
     def on_epoch_end(self, epoch, logs=None):
-        number, val_loss = epoch + 1, (logs or {}).get("val_loss", math.nan)
+        logs, number = logs or {}, epoch + 1
+        if not finite(logs, "loss", "val_loss"):
+            return
+        val_loss = logs.get("val_loss", math.nan)
         improved = val_loss < self.best_loss
         if improved or (self.every and number % self.every == 0):
             path = os.path.join(self.folder, f"{number:02d}-{val_loss:.2f}.h5")
-            save_checkpoint(self.model, self.spec, path)
+            save_checkpoint(self.model, self.spec, path, epoch=number)
             self.last_path = path
             if improved:
                 self.best_loss, self.best_path = val_loss, path
+        save_checkpoint(self.model, self.spec, os.path.join(self.folder, LAST_CHECKPOINT), epoch=number)
         self._write_state(number)
 
     def _write_state(self, epoch):
@@ -40,6 +56,35 @@ class CheckpointWriter(keras.callbacks.Callback):
         state = {"best": name(self.best_path), "best_val_loss": self.best_loss, "last": name(self.last_path),
                  "epoch": epoch}
         write_json(os.path.join(self.folder, STATE_FILE), state)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, and remembers where."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch, self.stopped_at = 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not finite(logs or {}, "loss"):
+            self.stopped_at = self.epoch
+            self.model.stop_training = True
+
+
+class SkippedSamples(keras.callbacks.Callback):
+    """Adds the number of pairs left out as unusable (named in warnings at the start) to every
+    epoch's summary and TensorBoard, when there are any."""
+
+    def __init__(self, count):
+        super().__init__()
+        self.count = count
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.count:
+            logs["skipped"] = self.count
 
 
 class PredictionImages(keras.callbacks.Callback):

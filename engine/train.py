@@ -1,5 +1,6 @@
-"""Training and fine-tuning: the work behind ``--train=True`` and ``--finetune=True``."""
+"""Training and fine-tuning: the work behind ``--train=True``, ``--finetune=True`` and ``--resume=True``."""
 import datetime
+import json
 import math
 import os
 import sys
@@ -8,15 +9,22 @@ import keras
 
 import losses
 from data.augment import build_augmenter
-from data.dataset import find_pairs, make_dataset, split_pairs, training_targets
-from engine.callbacks import CheckpointWriter, PredictionImages
+from data.dataset import find_pairs, make_dataset, name_list, split_pairs, training_targets
+from data.scan import scan_pairs, size_text
+from engine.callbacks import LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PredictionImages, SkippedSamples
+from engine.callbacks import StopOnNonFinite
 from engine.files import writable_folder, write_json
 from engine.preview import augment_spec
-from errors import UserError
-from models.checkpoint import build, load_checkpoint, make_spec
+from errors import RunStopped, UserError
+from models.checkpoint import build, load_checkpoint, make_spec, restore_optimizer, saved_epoch
 from models.lightnet import ENCODER_PREFIX
 
 PREVIEW_IMAGES = 4
+RUN_CONFIG = "run_config.json"
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def prepare_model(args):
@@ -25,13 +33,40 @@ def prepare_model(args):
         model, spec = load_checkpoint(args.weight_dir, args.input_shape)
         if args.model and args.model != spec["model"]:
             raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
-        spec = {**spec, "input_shape": args.input_shape}
-        return model, spec
-    if args.finetune:
-        raise UserError("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
+        return model, {**spec, "input_shape": args.input_shape}
     kwargs = {"activation": args.activation} if args.activation else {}
     spec = make_spec(args.model or "lightnet", args.input_shape, boundary=args.boundary_weight > 0, **kwargs)
     return build(spec), spec
+
+
+def read_json(path):
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def resume_state(args):
+    """The interrupted run in ``--checkpoint_path``: model, spec, epochs done, best so far, log folder."""
+    last = os.path.join(args.checkpoint_path, LAST_CHECKPOINT)
+    if not os.path.isfile(last):
+        if os.path.isfile(os.path.join(args.checkpoint_path, RUN_CONFIG)):
+            print(f"note: the run in {args.checkpoint_path} stopped before its first epoch ended; starting it again")
+            state = fresh_state(args)
+            state["log_dir"] = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG)).get("run_log_dir")
+            return state
+        raise UserError(f"--resume=True: {args.checkpoint_path} holds no {LAST_CHECKPOINT} to resume from")
+    model, spec = load_checkpoint(last, args.input_shape, flag="--resume")
+    state = read_json(os.path.join(args.checkpoint_path, STATE_FILE))
+    best = os.path.join(args.checkpoint_path, state["best"]) if state.get("best") else None
+    previous = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG))
+    return {"model": model, "spec": spec, "done": saved_epoch(last), "best_loss": state.get("best_val_loss", math.inf),
+            "best_path": best, "log_dir": previous.get("run_log_dir"), "last": last}
+
+
+def fresh_state(args):
+    model, spec = prepare_model(args)
+    return {"model": model, "spec": spec, "done": 0, "best_loss": math.inf, "best_path": None, "log_dir": None}
 
 
 def loss_settings(args, spec):
@@ -43,6 +78,18 @@ def loss_settings(args, spec):
     return {"loss": args.loss, "focal_weight": args.focal_weight,
             "boundary_weight": args.boundary_weight if has_head else 0.0, "matting_weight": matting}
 
+
+def usable(pairs, split):
+    """``pairs`` without the unusable ones, each named in a warning; how many were left out."""
+    report = scan_pairs(pairs)
+    if not report.good:
+        raise UserError(f"no usable {split} pairs: all {len(pairs)} have unreadable files: "
+                        f"{name_list([path for path, _ in report.bad])}")
+    for path, reason in report.bad:
+        warn(f"skipping unusable {split} pair: {path}: {reason}")
+    for matte, matte_size, image_size in report.resized:
+        warn(f"{matte} is {size_text(matte_size)} but its image is {size_text(image_size)}: resized with the image")
+    return report.good, len(report.bad)
 
 
 def set_encoder_trainable(model, trainable):
@@ -62,12 +109,12 @@ def compile_model(model, args, steps, weights):
     """Adam, the segmentation loss with its named terms as metrics, and the boundary head's loss."""
     segmentation = losses.SegmentationLoss(weights["loss"], weights["focal_weight"], weights["matting_weight"])
     metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"])
-    optimizer = keras.optimizers.Adam(learning_rate(args, steps))
     loss, loss_weights = {"mask": segmentation}, {"mask": 1.0}
     if weights["boundary_weight"]:
         loss["boundary"] = losses.boundary_loss
         loss_weights = {"mask": 1.0 - weights["boundary_weight"], "boundary": weights["boundary_weight"]}
-    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics={"mask": metrics})
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(args, steps)), loss=loss,
+                  loss_weights=loss_weights, metrics={"mask": metrics})
 
 
 def preview_batch(val_ds):
@@ -75,55 +122,74 @@ def preview_batch(val_ds):
     return images.numpy(), targets["mask"].numpy()[..., :1]
 
 
-def write_run_config(args, spec, weights, counts, log_dir, params):
-    config = {**vars(args), **weights, "model_spec": spec, "pairs": counts, "run_log_dir": log_dir, "parameters": params,
+def write_run_config(args, run, weights, counts, params):
+    config = {**vars(args), **weights, "model_spec": run["spec"], "pairs": counts, "run_log_dir": run["log_dir"],
+              "parameters": params, "resumed_at_epoch": run["done"] or None,
               "started": datetime.datetime.now().isoformat(timespec="seconds"), "keras": keras.__version__}
-    write_json(os.path.join(args.checkpoint_path, "run_config.json"), config)
+    write_json(os.path.join(args.checkpoint_path, RUN_CONFIG), config)
 
 
-def fit_phases(model, args, train_ds, val_ds, callbacks, steps_per_epoch, weights):
-    """One run; a fine-tune first trains with the encoder frozen for ``--freeze_encoder`` epochs."""
+def fit_phases(model, args, data, callbacks, weights, run):
+    """One run from epoch ``run["done"]``; a fine-tune first trains with the encoder frozen for
+    ``--freeze_encoder`` epochs. A resumed phase gets its optimizer state back."""
+    train_ds, val_ds, steps = data
     frozen = min(args.freeze_encoder, args.nb_epoch) if args.finetune else 0
-    if frozen:
-        print(f"fine-tune: encoder frozen for the first {frozen} epoch(s)")
-        set_encoder_trainable(model, False)
-        compile_model(model, args, frozen * steps_per_epoch, weights)
-        model.fit(train_ds, validation_data=val_ds, epochs=frozen, callbacks=callbacks,
+    for start, end, trainable in ((0, frozen, False), (frozen, args.nb_epoch, True)):
+        begin = max(start, run["done"])
+        if begin >= end:
+            continue
+        if not trainable:
+            print(f"fine-tune: encoder frozen for the first {frozen} epoch(s)")
+        set_encoder_trainable(model, trainable)
+        compile_model(model, args, (end - start) * steps, weights)
+        if begin > start and not restore_optimizer(model, run["last"]):
+            warn("the optimizer state in last.h5 does not fit this phase: it restarts")
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=begin, epochs=end, callbacks=callbacks,
                   shuffle=False, verbose=args.verbose)
-        set_encoder_trainable(model, True)
-    if frozen < args.nb_epoch:
-        compile_model(model, args, (args.nb_epoch - frozen) * steps_per_epoch, weights)
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=frozen, epochs=args.nb_epoch,
-                  callbacks=callbacks, shuffle=False, verbose=args.verbose)
+        if model.stop_training:
+            return
 
 
 def train(args):
-    """Train (or fine-tune) as the flags say; returns the path of the best checkpoint."""
+    """Train, fine-tune or resume as the flags say; returns the path of the best checkpoint."""
     train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(args.dataset_dir, "training")),
                                          args.val_ratio, args.seed)
-    writable_folder(args.checkpoint_path, "--checkpoint_path")
+    (train_pairs, bad_train), (val_pairs, bad_val) = usable(train_pairs, "training"), usable(val_pairs, "validation")
+    skipped = bad_train + bad_val
     keras.utils.set_random_seed(args.seed)
-    model, spec = prepare_model(args)
+    run = resume_state(args) if args.resume else fresh_state(args)
+    writable_folder(args.checkpoint_path, "--checkpoint_path")
+    if run["done"] >= args.nb_epoch:
+        print(f"--resume: the run in {args.checkpoint_path} already completed {run['done']} epochs")
+        return run["best_path"] or run["last"]
+    model, spec = run["model"], run["spec"]
     params = int(model.count_params())
     print(f"model {spec['model']}: {params:,} parameters, input {args.input_shape}x{args.input_shape}; "
-          f"{len(train_pairs)} training and {len(val_pairs)} validation pairs")
+          f"{len(train_pairs)} training and {len(val_pairs)} validation pairs"
+          + (f"; resuming after epoch {run['done']}" if run["done"] else ""))
 
     weights = loss_settings(args, spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
-    augment = build_augmenter(augment_spec(args))
     train_ds = make_dataset(train_pairs, args.input_shape, args.batch_size, training=True, seed=args.seed,
-                            augment=augment, targets=targets)
+                            augment=build_augmenter(augment_spec(args)), targets=targets)
     val_ds = make_dataset(val_pairs, args.input_shape, args.batch_size, training=False, targets=targets)
-    run_name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    log_dir = os.path.join(writable_folder(args.log_dir, "--log_dir"), run_name)
-    write_run_config(args, spec, weights, {"training": len(train_pairs), "validation": len(val_pairs)}, log_dir, params)
+    if not run["log_dir"]:
+        name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        run["log_dir"] = os.path.join(writable_folder(args.log_dir, "--log_dir"), name)
+    write_run_config(args, run, weights, {"training": len(train_pairs), "validation": len(val_pairs),
+                                          "skipped": skipped}, params)
 
-    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint)
-    callbacks = [checkpoints, keras.callbacks.TensorBoard(log_dir, write_graph=False),
-                 PredictionImages(log_dir, *preview_batch(val_ds)), keras.callbacks.TerminateOnNaN()]
-    fit_phases(model, args, train_ds, val_ds, callbacks, math.ceil(len(train_pairs) / args.batch_size), weights)
+    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, run["best_loss"], run["best_path"])
+    guard = StopOnNonFinite()
+    callbacks = [SkippedSamples(skipped), guard, checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
+                 write_graph=False), PredictionImages(run["log_dir"], *preview_batch(val_ds))]
+    fit_phases(model, args, (train_ds, val_ds, math.ceil(len(train_pairs) / args.batch_size)), callbacks, weights,
+               run)
+    if guard.stopped_at:
+        raise RunStopped(f"training stopped in epoch {guard.stopped_at}: the loss became NaN or infinite "
+                         f"(try a lower --lr); last good checkpoint: {checkpoints.best_path or 'none'}")
     if checkpoints.best_path is None:
-        raise UserError("training produced no checkpoint: the validation loss was never finite")
+        raise RunStopped("training produced no checkpoint: the validation loss was never finite")
     print(f"best checkpoint: {checkpoints.best_path} (val_loss {checkpoints.best_loss:.4f}); "
           f"TensorBoard: tensorboard --logdir={args.log_dir}")
     sys.stdout.flush()

@@ -17,6 +17,8 @@ from errors import UserError
 from models.registry import create
 
 SPEC_ATTR = "portrait_spec"
+EPOCH_ATTR = "portrait_epoch"
+TEMPORARY_SUFFIX = ".tmp.h5"
 
 
 def make_spec(name, input_shape, **kwargs):
@@ -39,15 +41,17 @@ def quiet_absl():
         absl_logging.set_verbosity(previous)
 
 
-def save_checkpoint(model, spec, path):
-    """Write ``model`` (with optimizer state) and ``spec`` to ``path`` atomically."""
+def save_checkpoint(model, spec, path, epoch=None):
+    """Write ``model`` (with optimizer state), ``spec`` and the epoch reached to ``path`` atomically."""
     folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.tmp.h5")
+    tmp = os.path.join(folder, f".{name}{TEMPORARY_SUFFIX}")
     try:
         with quiet_absl():
             model.save(tmp)  # Keras warns that .h5 is legacy; the seed's checkpoints are .h5
         with h5py.File(tmp, "a") as f:
             f.attrs[SPEC_ATTR] = json.dumps(spec)
+            if epoch is not None:
+                f.attrs[EPOCH_ATTR] = int(epoch)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -88,3 +92,24 @@ def load_checkpoint(path, input_shape=None, batch_size=None, flag="--weight_dir"
     except (ValueError, KeyError, OSError) as err:
         raise UserError(f"{flag}: weights in {path} do not fit model '{spec['model']}': {err}") from None
     return model, spec
+
+
+def saved_epoch(path):
+    """The number of epochs completed when checkpoint ``path`` was written (0 if not recorded)."""
+    with h5py.File(path, "r") as f:
+        return int(f.attrs.get(EPOCH_ATTR, 0))
+
+
+def restore_optimizer(model, path):
+    """Load the optimizer state saved in ``path`` into the compiled ``model``; False if it does not fit."""
+    with h5py.File(path, "r") as f:
+        if "optimizer_weights" not in f:
+            return False
+        group = f["optimizer_weights"]
+        values = [group[name][()] for name in group.attrs["weight_names"]]
+    model.optimizer.build(model.trainable_variables)
+    try:
+        model.optimizer.set_weights(values)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,91 @@
+"""How fast do exported models run? Each file beside MediaPipe's selfie segmenter, in one run.
+
+    python benchmarks/latency.py trained_models/initial_224*.tflite \\
+        --peer ../shared/peers/selfie_segmentation_legacy.tflite
+
+For each .tflite: file size; median invoke time in the LiteRT interpreter (XNNPACK) at 1 and 2
+threads; and the median end-to-end time from a decoded 600x800 RGB array to a full-resolution mask
+(resize, normalise, invoke, decode, bilinear upsample, threshold), at 2 threads. Our files are read
+as their sidecars describe them; a peer without one is taken as RGB in [0, 1] in, person probability
+in its last channel out (MediaPipe's convention). Prints a Markdown table.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+from convert.sidecar import foreground, read_sidecar, sidecar_path  # noqa: E402
+
+FRAME_SHAPE = (800, 600, 3)  # a 600 x 800 portrait photo, as in EG1800
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="+", help=".tflite files exported by main.py (with their .json sidecars)")
+    p.add_argument("--peer", action="append", default=[], help="a peer's .tflite (no sidecar), e.g. MediaPipe's")
+    p.add_argument("--runs", type=int, default=200, help="timed invokes per model and thread count")
+    return p.parse_args()
+
+
+def reader(path):
+    """(scale, offset, output kind) for one of our files, or MediaPipe's convention for a peer."""
+    if os.path.isfile(sidecar_path(path)):
+        side = read_sidecar(path)
+        return side["input"]["scale"], side["input"]["offset"], side["output"]["kind"]
+    return 1 / 255, 0.0, "sigmoid"
+
+
+def median_ms(fn, runs):
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def measure(path, runs, frame):
+    scale, offset, kind = reader(path)
+    row = {"file": os.path.basename(path), "KB": os.path.getsize(path) / 1024}
+    for threads in (1, 2):
+        interpreter = Interpreter(model_path=path, num_threads=threads)
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        size = int(inp["shape"][1])
+        interpreter.set_tensor(inp["index"], np.random.default_rng(0).random(inp["shape"], np.float32))
+        row[f"invoke_ms_{threads}t"] = median_ms(interpreter.invoke, runs)
+
+    def end_to_end():
+        x = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32) * scale + offset
+        interpreter.set_tensor(inp["index"], x[None])
+        interpreter.invoke()
+        prob = foreground(interpreter.get_tensor(out["index"]), kind)[0]
+        return cv2.resize(prob, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+    row["input"] = f"{size}x{size}"
+    row["end_to_end_ms_2t"] = median_ms(end_to_end, max(20, runs // 4))
+    return row
+
+
+def main():
+    args = parse_args()
+    frame = np.random.default_rng(1).integers(0, 256, FRAME_SHAPE, dtype=np.uint8)
+    rows = [measure(path, args.runs, frame) for path in args.models + args.peer]
+    print("| file | input | size (KB) | invoke, 1 thread (ms) | invoke, 2 threads (ms) | end to end, 600x800 (ms) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['file']} | {r['input']} | {r['KB']:.0f} | {r['invoke_ms_1t']:.2f} | {r['invoke_ms_2t']:.2f} "
+              f"| {r['end_to_end_ms_2t']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Does the input pipeline keep up with training? Measures both on this machine.
+
+    python benchmarks/pipeline.py --dataset_dir ../shared/datasets/eg1800 --input_shape 256
+
+1. pipeline: decode + resize + default augmentation + targets, batched as in training (images/s);
+2. training step: lightnet with the default losses on batches already in memory (images/s).
+The last line reads ``pipeline_img_per_s=X train_step_img_per_s=Y``.
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset_dir", required=True, help="folder with training/")
+    p.add_argument("--input_shape", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--batches", type=int, default=30, help="batches timed for each measurement")
+    return p.parse_args()
+
+
+def pipeline_rate(pairs, args, train_args):
+    from data.augment import DEFAULT_SPEC, build_augmenter
+    from data.dataset import make_dataset, training_targets
+
+    ds = make_dataset(pairs, args.input_shape, args.batch_size, training=True, seed=0,
+                      augment=build_augmenter(DEFAULT_SPEC), targets=training_targets(True, False)).repeat()
+    iterator = iter(ds)
+    for _ in range(3):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(args.batches):
+        next(iterator)
+    return args.batches * args.batch_size / (time.perf_counter() - start), ds
+
+
+def train_step_rate(ds, args, train_args):
+    import tensorflow as tf
+
+    from engine.train import compile_model, loss_settings, prepare_model
+
+    model, spec = prepare_model(train_args)
+    compile_model(model, train_args, steps=1000, weights=loss_settings(train_args, spec))
+    in_memory = tf.data.Dataset.from_tensors(next(iter(ds))).repeat()
+    model.fit(in_memory, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
+    start = time.perf_counter()
+    model.fit(in_memory, steps_per_epoch=args.batches, epochs=1, verbose=0)
+    return args.batches * args.batch_size / (time.perf_counter() - start)
+
+
+def main():
+    args = parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import main as cli
+    from data.dataset import find_pairs
+
+    train_args = cli.build_parser().parse_args(
+        ["--train=True", "--weight_dir=", f"--input_shape={args.input_shape}", f"--batch_size={args.batch_size}"])
+    pairs = find_pairs(os.path.join(args.dataset_dir, "training"))
+    pipeline, ds = pipeline_rate(pairs, args, train_args)
+    print(f"pipeline: {pipeline:.1f} img/s (decode + resize + default augmentation + boundary targets)")
+    step = train_step_rate(ds, args, train_args)
+    print(f"training step: {step:.1f} img/s (lightnet, batch {args.batch_size}, {args.input_shape}x{args.input_shape})")
+    print(f"ratio: {pipeline / step:.2f}x")
+    print(f"pipeline_img_per_s={pipeline:.1f} train_step_img_per_s={step:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``NAME.json`` beside every ``NAME.tflite``: all an app needs to feed the model and read its output."""
+import json
+import os
+
+import numpy as np
+
+from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE
+from engine.files import write_bytes
+from errors import UserError
+
+FORMAT = "portrait-segmentation tflite sidecar v1"
+
+DECODING = {
+    "softmax": "probabilities; person probability = channel {fg}",
+    "logits": "raw logits; person where logit[{fg}] > logit[{bg}], probability = sigmoid(logit[{fg}] - logit[{bg}])",
+    "sigmoid": "person probability in channel {fg}",
+    "logit": "one raw logit; person where logit > 0, probability = sigmoid(logit)",
+}
+
+
+def sidecar_path(tflite_path):
+    return os.path.splitext(tflite_path)[0] + ".json"
+
+
+def output_kind(channels, with_activation):
+    """How to read the output: softmax / logits (two channels), sigmoid / logit (one channel).
+    (A sigsoftmax model's probabilities read like softmax ones.)"""
+    if with_activation:
+        return "sigmoid" if channels == 1 else "softmax"
+    return "logit" if channels == 1 else "logits"
+
+
+def foreground(output, kind):
+    """Person probability (..., H, W) from a model output of the given kind."""
+    output = np.asarray(output, np.float32)
+    if kind == "softmax":
+        return output[..., 1]
+    if kind == "logits":
+        return 1.0 / (1.0 + np.exp(output[..., 0] - output[..., 1]))
+    if kind == "logit":
+        return 1.0 / (1.0 + np.exp(-output[..., 0]))
+    return output[..., 0]
+
+
+def describe(size, channels, kind, variant, weights, spec, parity, gpu):
+    """The sidecar's content for one exported file."""
+    fg = 0 if kind in ("sigmoid", "logit") else 1
+    return {
+        "format": FORMAT,
+        "input": {"shape": [1, size, size, channels], "layout": "NHWC", "dtype": "float32",
+                  "channel_order": CHANNEL_ORDER, "scale": INPUT_SCALE, "offset": INPUT_OFFSET,
+                  "normalization": "x = pixel * scale + offset (pixel 0..255)",
+                  "resize": f"whole image stretched to {size}x{size}, bilinear"},
+        "output": {"shape": [1, size, size, 1 if fg == 0 else 2], "dtype": "float32", "kind": kind,
+                   "foreground_channel": fg, "decode": DECODING[kind].format(fg=fg, bg=1 - fg)},
+        "variant": variant,
+        "source_weights": os.path.abspath(weights),
+        "model": spec,
+        "parity": parity,
+        "gpu_delegate": gpu,
+    }
+
+
+def write_sidecar(tflite_path, content):
+    path = sidecar_path(tflite_path)
+    write_bytes(path, (json.dumps(content, indent=2) + "\n").encode())
+    return path
+
+
+def read_sidecar(tflite_path, flag="--weight_dir"):
+    """The sidecar of a ``.tflite`` file; a UserError names the file if it is missing or not ours."""
+    path = sidecar_path(tflite_path)
+    if not os.path.isfile(tflite_path):
+        raise UserError(f"{flag}: no such file: {tflite_path}")
+    try:
+        with open(path) as f:
+            content = json.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{flag}: {tflite_path} has no sidecar {path} (export it with --convert=True)") from None
+    except (OSError, ValueError):
+        raise UserError(f"{flag}: {path} is not a readable sidecar") from None
+    if content.get("format") != FORMAT:
+        raise UserError(f"{flag}: {path} is not a portrait-segmentation sidecar")
+    return content

@@ -1,0 +1,113 @@
+"""TFLite variants, their parity checks and sidecars, the GPU-delegate check, and running a .tflite."""
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convert import tflite
+from convert.gpu import gpu_problems
+from convert.sidecar import foreground, read_sidecar
+from errors import RunStopped, UserError
+from models.checkpoint import build, make_spec, save_checkpoint
+from tests.conftest import error_lines, run_cli
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def confident(workdir):
+    """A lightnet checkpoint whose head is scaled up, so its masks are decisive rather than near 0.5
+    everywhere (as an untrained network's are); quantisation is then judged on real decisions."""
+    spec = make_spec("lightnet", SIZE, boundary=False)
+    model = build(spec)
+    kernel, bias = model.get_layer("head").get_weights()
+    model.get_layer("head").set_weights([kernel * 40, bias])
+    path = workdir / "confident.h5"
+    save_checkpoint(model, spec, str(path))
+    return path
+
+
+def test_foreground_decodes_every_output_kind():
+    logits = np.array([[[[0.0, 2.0], [3.0, -1.0]]]], np.float32)
+    probs = tf.nn.softmax(logits).numpy()
+    np.testing.assert_allclose(foreground(logits, "logits"), probs[..., 1], rtol=1e-6)
+    np.testing.assert_allclose(foreground(probs, "softmax"), probs[..., 1])
+    np.testing.assert_allclose(foreground(np.array([[[[0.0]]]]), "logit"), [[[0.5]]])
+
+
+def test_every_variant_with_sidecars_and_android(confident, workdir):
+    result = run_cli(["--convert=True", "--android=True", "--quantize=all", f"--weight_dir={confident}",
+                      f"--input_shape={SIZE}", "--tflite_name=./variants/portrait"], cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = workdir / "variants"
+    names = sorted(p for p in os.listdir(folder) if p.endswith(".tflite"))
+    assert names == sorted(["portrait.tflite", "portrait_without_softmax.tflite", "portrait_android.tflite"] +
+                           [f"portrait_{v}{s}.tflite" for v in ("float16", "dynamic_int8", "int8")
+                            for s in ("", "_without_softmax")])
+    for name in names:
+        side = json.loads((folder / name.replace(".tflite", ".json")).read_text())
+        assert side["input"]["shape"] == [1, SIZE, SIZE, 3] and side["input"]["channel_order"] == "RGB"
+        assert side["input"]["scale"] == pytest.approx(1 / 255) and side["parity"]["passed"]
+        assert side["output"]["kind"] == ("softmax" if "without" not in name and "android" not in name else "logits")
+    android = read_sidecar(str(folder / "portrait_android.tflite"))
+    assert android["variant"] == "android" and android["gpu_delegate"]["runs_on_gpu_delegate"]
+    assert json.loads((folder / "portrait.json").read_text())["parity"]["max_abs_diff"] <= 1e-4
+    assert "mask IoU" in result.stdout and "FAILED" not in result.stdout
+
+
+def test_a_failing_variant_stops_before_anything_is_written(confident, workdir, monkeypatch):
+    args = type("Args", (), {"input_shape": SIZE, "tflite_name": str(workdir / "broken" / "p"),
+                             "dataset_dir": str(workdir / "dataset" / "selfie")})()
+    other = keras.Sequential([keras.Input((SIZE, SIZE, 3), batch_size=1), keras.layers.Conv2D(2, 1)])
+    real = tflite.to_tflite
+    monkeypatch.setattr(tflite, "to_tflite", lambda model, variant="float32", calibration=(): real(other))
+    with pytest.raises(RunStopped, match="disagrees with the Keras model"):
+        tflite.convert(args, str(confident))
+    assert not (workdir / "broken").exists() or not os.listdir(workdir / "broken")
+
+
+def test_gpu_check_names_the_op_and_dynamic_shapes():
+    x = keras.Input((8, 8, 2), batch_size=1)
+    logged = keras.Model(x, keras.layers.Lambda(lambda t: tf.math.log(t + 1.0))(x))
+    assert any("LOG" in p for p in gpu_problems(tflite.to_tflite(logged)))
+    dynamic = keras.Input((8, 8, 2))
+    relu = keras.Model(dynamic, keras.layers.ReLU()(dynamic))
+    assert any("dynamic" in p for p in gpu_problems(tflite.to_tflite(relu)))
+    conv = keras.Model(x, keras.layers.Conv2D(2, 3, padding="same", activation="relu")(x))
+    assert gpu_problems(tflite.to_tflite(conv, "float16")) == []
+
+
+def test_unknown_variant_is_one_line(workdir, confident):
+    result = run_cli(["--convert=True", "--quantize=int4", f"--weight_dir={confident}"], cwd=workdir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [l for l in error_lines(result.stderr) if "--quantize" in l and "int4" in l]
+
+
+def test_tflite_runs_like_the_checkpoint_in_evaluate_and_infer(confident, workdir):
+    export = ["--convert=True", f"--weight_dir={confident}", f"--input_shape={SIZE}", "--tflite_name=./lite/p"]
+    assert run_cli(export, cwd=workdir).returncode == 0
+    figures = {}
+    for weights in (str(confident), "./lite/p_without_softmax.tflite"):
+        result = run_cli(["--evaluate=True", f"--weight_dir={weights}", f"--input_shape={SIZE}",
+                          "--output_dir=./lite_eval"], cwd=workdir)
+        assert result.returncode == 0, result.stderr[-3000:]
+        line = next(l for l in result.stdout.splitlines() if l.startswith("images="))
+        figures[weights] = dict(item.split("=") for item in line.split())
+    keras_iou, lite_iou = (float(f["mean_fg_iou"]) for f in figures.values())
+    assert abs(keras_iou - lite_iou) <= 0.002
+    result = run_cli(["--infer_single_img=True", "--weight_dir=./lite/p.tflite", "--output_dir=./lite_out",
+                      "--img_path=./dataset/selfie/testing/00001.jpg"], cwd=workdir)
+    assert result.returncode == 0 and (workdir / "lite_out" / "00001_mask.png").is_file()
+
+
+def test_tflite_without_sidecar_is_one_line(workdir, tmp_path):
+    orphan = tmp_path / "orphan.tflite"
+    orphan.write_bytes(b"not really")
+    result = run_cli(["--infer_single_img=True", f"--weight_dir={orphan}", "--img_path=./dataset/selfie/testing/00001.jpg"],
+                     cwd=workdir)
+    assert result.returncode == 2 and "sidecar" in error_lines(result.stderr)[0]
+    with pytest.raises(UserError, match="no such file"):
+        read_sidecar(str(tmp_path / "missing.tflite"))

@@ -1,0 +1,142 @@
+"""Bad input and interrupted training through the real CLI: one clear line, nothing lost, --resume."""
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from data.synthetic import make_dataset
+from tests.conftest import MAIN, error_lines, run_cli
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--input_shape=64", "--batch_size=4", "--verbose=2"]
+
+
+def listing(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A synthetic set, a lightnet checkpoint, and odd files for the error matrix."""
+    root = tmp_path_factory.mktemp("robust")
+    make_dataset(str(root / "good"), train=10, test=2, size=64, seed=3)
+    (root / "empty" / "training").mkdir(parents=True)
+    lonely = root / "lonely" / "training"
+    lonely.mkdir(parents=True)
+    shutil.copy(root / "good" / "training" / "00000.jpg", lonely / "a.jpg")
+    shutil.copy(root / "good" / "training" / "00001_matte.png", lonely / "b_matte.png")
+    broken = root / "broken" / "training"
+    broken.mkdir(parents=True)
+    for i in range(5):
+        (broken / f"{i}.jpg").write_bytes(b"not a jpeg")
+        (broken / f"{i}_matte.png").write_bytes(b"not a png")
+    make_dataset(str(root / "two"), train=2, test=1, size=64, seed=4)
+    (root / "notes.h5").write_text("plain text")
+    with h5py.File(root / "foreign.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    (root / "afile").write_text("a file, not a folder")
+    result = run_cli(["--train=True", "--weight_dir=", "--nb_epoch=1", "--dataset_dir=good",
+                      "--checkpoint_path=ckpt", *TINY], cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return root
+
+
+BAD_INPUTS = [
+    (["--train=True", "--weight_dir=", "--dataset_dir=missing"], "missing/training"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=empty"], "expected NAME"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=lonely"], "a.jpg"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=broken"], "no usable training pairs"),
+    (["--train=True", "--weight_dir=nowhere.h5", "--dataset_dir=good"], "nowhere.h5"),
+    (["--train=True", "--weight_dir=notes.h5", "--dataset_dir=good"], "notes.h5"),
+    (["--train=True", "--weight_dir=foreign.h5", "--dataset_dir=good"], "no portrait-segmentation model spec"),
+    (["--train=True", "--weight_dir=ckpt/last.h5", "--model=mattingnet", "--dataset_dir=good"], "'lightnet'"),
+    (["--train=True", "--weight_dir=", "--input_shape=100"], "--input_shape"),
+    (["--train=True", "--weight_dir=", "--val_ratio=1.5"], "--val_ratio"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=two", "--val_ratio=0.9"], "validation set empty"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--checkpoint_path=afile/run"], "--checkpoint_path"),
+    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=good/testing/00000.jpg",
+      "--output_dir=afile/out"], "--output_dir"),
+    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=nothing.png"], "nothing.png"),
+    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=notes.h5"], "notes.h5"),
+    (["--resume=True", "--dataset_dir=good", "--checkpoint_path=elsewhere"], "elsewhere"),
+]
+
+
+@pytest.mark.parametrize("flags,needle", BAD_INPUTS, ids=[n for _, n in BAD_INPUTS])
+def test_bad_input_is_one_line_and_writes_nothing(data, flags, needle):
+    before = listing(data)
+    result = run_cli(flags + TINY, cwd=data)
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and needle in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert listing(data) == before
+
+
+def test_check_data_reports_bad_files_and_counts(data, tmp_path):
+    shutil.copytree(data / "good", tmp_path / "set")
+    jpeg = tmp_path / "set" / "training" / "00002.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[:200])
+    result = run_cli(["--check_data=True", "--dataset_dir=set"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "00002.jpg" in result.stdout and "testing 2 usable" in result.stdout and "1 bad" in result.stdout
+
+
+def test_truncated_jpeg_is_skipped_and_named(data, tmp_path):
+    shutil.copytree(data / "good", tmp_path / "set")
+    jpeg = tmp_path / "set" / "training" / "00004.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[: len(jpeg.read_bytes()) // 2])
+    result = run_cli(["--train=True", "--weight_dir=", "--nb_epoch=2", "--dataset_dir=set",
+                      "--checkpoint_path=run", *TINY], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "00004.jpg" in result.stderr and "skipping" in result.stderr
+    assert "skipped: 1" in result.stdout
+    assert json.loads((tmp_path / "run" / "checkpoints.json").read_text())["epoch"] == 2
+
+
+def test_non_finite_loss_stops_clearly(data, tmp_path):
+    result = run_cli(["--train=True", "--weight_dir=", "--nb_epoch=3", f"--dataset_dir={data / 'good'}",
+                      "--checkpoint_path=run", "--lr=1e30", *TINY], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "NaN or infinite" in error_lines(result.stderr)[-1]
+    assert not glob.glob(str(tmp_path / "run" / "*.h5"))  # nothing saved from a diverged model
+
+
+def all_checkpoints_load(folder):
+    from models.checkpoint import load_checkpoint
+
+    paths = glob.glob(os.path.join(folder, "*.h5"))
+    for path in paths:
+        load_checkpoint(path)
+    return paths
+
+
+def test_sigkill_then_resume_completes(data, tmp_path):
+    epochs = 6
+    flags = [f"--nb_epoch={epochs}", f"--dataset_dir={data / 'good'}", "--checkpoint_path=run", "--checkpoint=1",
+             "--weight_dir=", *TINY]
+    rng = random.Random(0)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for _ in range(3):
+        mode = "--resume=True" if (tmp_path / "run" / "last.h5").exists() else "--train=True"
+        process = subprocess.Popen([sys.executable, MAIN, mode, *flags], cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(8, 25))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        all_checkpoints_load(str(tmp_path / "run"))
+    result = run_cli(["--resume=True", *flags], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "checkpoints.json").read_text())["epoch"] == epochs
+    assert glob.glob(str(tmp_path / "run" / f"{epochs:02d}-*.h5"))
+    assert len(all_checkpoints_load(str(tmp_path / "run"))) >= epochs
