@@ -12,6 +12,7 @@ import tempfile
 MODELS = ("lightnet", "mattingnet")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
+TRAINING_INPUT_SHAPE = 256
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
@@ -91,7 +92,9 @@ def build_parser():
                        help="segment --img_path; write _mask, _alpha, _cutout and _overlay under --output_dir")
 
     train = p.add_argument_group("training")
-    train.add_argument("--input_shape", type=multiple_of_32, default=256, help="square input side, multiple of 32")
+    train.add_argument("--input_shape", type=multiple_of_32, default=None,
+                       help="square input side, multiple of 32 (default: 256 for training; for running or "
+                            "exporting a checkpoint, the size it was trained at)")
     train.add_argument("--nb_epoch", type=ranged(int, 1), default=100, help="epochs to train")
     train.add_argument("--batch_size", type=ranged(int, 1), default=16)
     train.add_argument("--lr", type=ranged(float, 0, low_open=True), default=1e-4, help="Adam learning rate")
@@ -194,6 +197,8 @@ def run(args):
     if args.preview_augment:
         preview.preview_augment(args)
     weights = args.weight_dir
+    if args.input_shape is None and (args.train or args.finetune or args.resume or args.preview_augment):
+        args.input_shape = TRAINING_INPUT_SHAPE
     if args.train or args.finetune or args.resume:
         weights = train.train(args)
     if args.convert or args.android:

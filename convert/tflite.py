@@ -162,17 +162,18 @@ def convert(args, weights, variants=("float32",), android=False):
     Nothing is written unless every file passes its parity check and, for Android, the GPU check.
     """
     model, spec = load_checkpoint(weights, args.input_shape)
-    stem = output_stem(args.tflite_name, weights, args.input_shape)
+    size = args.input_shape or spec["input_shape"]
+    stem = output_stem(args.tflite_name, weights, size)
     writable_folder(os.path.dirname(stem) or ".", "--tflite_name")
-    static = static_copy(model, spec, args.input_shape)
+    static = static_copy(model, spec, size)
     channels = static.output_shape[-1]
-    batches, source = image_batches(args.dataset_dir, ("testing", "training"), args.input_shape, PARITY_IMAGES)
+    batches, source = image_batches(args.dataset_dir, ("testing", "training"), size, PARITY_IMAGES)
     reference = {"probs": static, "logits": without_softmax(static)}
     reference["masks"] = [foreground(static(b, training=False).numpy(), output_kind(channels, True)) >= 0.5
                           for b in batches]
     calibration = []
     if "int8" in variants:
-        calibration, _ = image_batches(args.dataset_dir, ("training",), args.input_shape, CALIBRATION_IMAGES)
+        calibration, _ = image_batches(args.dataset_dir, ("training",), size, CALIBRATION_IMAGES)
     exports = planned(stem, variants, android, channels)
     for e in exports:
         e.content = to_tflite(reference["probs" if e.with_activation else "logits"], e.variant, calibration)
@@ -187,7 +188,7 @@ def convert(args, weights, variants=("float32",), android=False):
         gpu = {"runs_on_gpu_delegate": not e.gpu, "problems": e.gpu,
                "checked_with": "LiteRT model analyzer and the op list in convert/gpu.py"}
         write_bytes(e.path, e.content)
-        write_sidecar(e.path, describe(args.input_shape, static.input_shape[-1], e.kind, e.label, weights, spec,
+        write_sidecar(e.path, describe(size, static.input_shape[-1], e.kind, e.label, weights, spec,
                                        dict(e.check, images=source), gpu))
         print(f"  wrote {e.path} and its sidecar .json")
     return [e.path for e in exports]

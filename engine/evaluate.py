@@ -80,16 +80,16 @@ def evaluate(args, weights):
         pred = predict_alpha(predict, image, size) >= 0.5
         results.append((score(matte[..., 0] >= 128 / 255, pred), path.decode(), pred))
     elapsed = time.perf_counter() - start
-    figures = summarize([r[0] for r in results], count / elapsed)
+    figures = summarize([r[0] for r in results], count / elapsed, size)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
     sheet = write_worst(results, args.output_dir, weights)
     print(f"worst {min(WORST_SHOWN, count)} images: {sheet}")
     return figures
 
 
-def summarize(scores, img_per_s):
+def summarize(scores, img_per_s, size):
     mean = lambda key: float(np.mean([s[key] for s in scores]))  # noqa: E731
-    return {"images": len(scores), "mean_fg_iou": mean("fg_iou"),
+    return {"images": len(scores), "input": size, "mean_fg_iou": mean("fg_iou"),
             "dataset_iou": float(sum(s["inter"] for s in scores) / max(1, sum(s["union"] for s in scores))),
             "miou_2class": float(np.mean([(s["fg_iou"] + s["bg_iou"]) / 2 for s in scores])),
             "boundary_f": mean("boundary_f"), "img_per_s": float(img_per_s)}

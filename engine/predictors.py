@@ -26,8 +26,9 @@ def litert_predictor(path):
 
 
 def load_predictor(weights, input_shape):
-    """``(predict, size)`` for a ``.tflite`` export, or a ``.h5`` checkpoint rebuilt at ``input_shape``."""
+    """``(predict, size)`` for a ``.tflite`` export, or a ``.h5`` checkpoint rebuilt at ``input_shape``
+    (``None``: the size it was trained at)."""
     if weights.endswith(".tflite"):
         return litert_predictor(weights)
-    model, _ = load_checkpoint(weights, input_shape)
-    return keras_predictor(mask_model(model)), input_shape
+    model, spec = load_checkpoint(weights, input_shape)
+    return keras_predictor(mask_model(model)), input_shape or spec["input_shape"]

@@ -28,7 +28,7 @@ def test_boundary_f_tolerance():
 
 def test_summary_means_and_dataset_iou():
     a, b = score(square(), square()), score(square(), square(lo=20, hi=30))
-    figures = summarize([a, b], img_per_s=10.0)
+    figures = summarize([a, b], img_per_s=10.0, size=64)
     assert np.isclose(figures["mean_fg_iou"], (1.0 + 0.25) / 2)
     assert np.isclose(figures["dataset_iou"], (400 + 100) / (400 + 400))
     bg_b = (1600 - 400) / (1600 - 100)

@@ -90,12 +90,12 @@ def test_tflite_runs_like_the_checkpoint_in_evaluate_and_infer(confident, workdi
     export = ["--convert=True", f"--weight_dir={confident}", f"--input_shape={SIZE}", "--tflite_name=./lite/p"]
     assert run_cli(export, cwd=workdir).returncode == 0
     figures = {}
-    for weights in (str(confident), "./lite/p_without_softmax.tflite"):
-        result = run_cli(["--evaluate=True", f"--weight_dir={weights}", f"--input_shape={SIZE}",
-                          "--output_dir=./lite_eval"], cwd=workdir)
+    for weights in (str(confident), "./lite/p_without_softmax.tflite"):  # both at their own size
+        result = run_cli(["--evaluate=True", f"--weight_dir={weights}", "--output_dir=./lite_eval"], cwd=workdir)
         assert result.returncode == 0, result.stderr[-3000:]
         line = next(l for l in result.stdout.splitlines() if l.startswith("images="))
         figures[weights] = dict(item.split("=") for item in line.split())
+    assert [f["input"] for f in figures.values()] == [str(SIZE)] * 2
     keras_iou, lite_iou = (float(f["mean_fg_iou"]) for f in figures.values())
     assert abs(keras_iou - lite_iou) <= 0.002
     result = run_cli(["--infer_single_img=True", "--weight_dir=./lite/p.tflite", "--output_dir=./lite_out",
