@@ -19,8 +19,9 @@ def finite(logs, *keys):
 
 
 class CheckpointWriter(keras.callbacks.Callback):
-    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` when val_loss improves and every ``every`` epochs,
-    and ``last.h5`` (for --resume) after every epoch; all atomically, never from a non-finite epoch.
+    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` (the model) when val_loss improves and every ``every``
+    epochs, and ``last.h5`` (the model and the optimizer state, for --resume) after every epoch; all
+    atomically, never from a non-finite epoch.
 
     ``checkpoints.json`` beside them names the best and the latest checkpoint (file names in the folder)
     and the last epoch completed.
@@ -44,7 +45,7 @@ class CheckpointWriter(keras.callbacks.Callback):
         improved = val_loss < self.best_loss
         if improved or (self.every and number % self.every == 0):
             path = os.path.join(self.folder, f"{number:02d}-{val_loss:.2f}.h5")
-            save_checkpoint(self.model, self.spec, path, epoch=number)
+            save_checkpoint(self.model, self.spec, path, epoch=number, include_optimizer=False)
             self.last_path = path
             if improved:
                 self.best_loss, self.best_path = val_loss, path

@@ -41,13 +41,14 @@ def quiet_absl():
         absl_logging.set_verbosity(previous)
 
 
-def save_checkpoint(model, spec, path, epoch=None):
-    """Write ``model`` (with optimizer state), ``spec`` and the epoch reached to ``path`` atomically."""
+def save_checkpoint(model, spec, path, epoch=None, include_optimizer=True):
+    """Write ``model`` (with its optimizer state unless told not to), ``spec`` and the epoch reached to
+    ``path`` atomically."""
     folder, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f".{name}{TEMPORARY_SUFFIX}")
     try:
         with quiet_absl():
-            model.save(tmp)  # Keras warns that .h5 is legacy; the seed's checkpoints are .h5
+            model.save(tmp, include_optimizer=include_optimizer)  # Keras warns that .h5 is legacy; the seed's are .h5
         with h5py.File(tmp, "a") as f:
             f.attrs[SPEC_ATTR] = json.dumps(spec)
             if epoch is not None:
