@@ -4,10 +4,8 @@ Modes run in this order: check_data -> preview_augment -> train / fine-tune / re
 evaluate -> infer. After training, the later modes use the run's best checkpoint.
 """
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 
 MODELS = ("lightnet", "mattingnet")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
@@ -161,31 +159,10 @@ def check_combination(parser, args):
         parser.error("--infer_single_img=True needs --img_path")
 
 
-@contextlib.contextmanager
-def native_stderr_muted():
-    """Hide what TensorFlow's C++ runtime prints while it loads and probes for GPUs.
-
-    Those lines precede absl's log set-up, so TF_CPP_MIN_LOG_LEVEL cannot silence them. If the
-    import fails, what was printed is shown after all.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def run(args):
     """Dispatch to the packages that do the work; returns the process exit status."""
+    from engine.quiet import native_stderr_muted
+
     with native_stderr_muted():
         import tensorflow as tf
 

@@ -54,7 +54,7 @@ def describe(size, channels, kind, variant, weights, spec, parity, gpu):
         "output": {"shape": [1, size, size, 1 if fg == 0 else 2], "dtype": "float32", "kind": kind,
                    "foreground_channel": fg, "decode": DECODING[kind].format(fg=fg, bg=1 - fg)},
         "variant": variant,
-        "source_weights": os.path.abspath(weights),
+        "source_weights": weights,
         "model": spec,
         "parity": parity,
         "gpu_delegate": gpu,

@@ -9,6 +9,7 @@ Every file takes float32 RGB in [0, 1] and gets a sidecar ``NAME.json`` (convert
 import contextlib
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import keras
@@ -22,6 +23,7 @@ from data.dataset import decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
 from engine.files import writable_folder, write_bytes
+from engine.quiet import native_stderr_muted
 from errors import RunStopped, UserError
 from models.checkpoint import build, load_checkpoint, mask_model
 
@@ -67,7 +69,8 @@ def to_tflite(model, variant="float32", calibration=()):
     if variant == "int8":
         converter.representative_dataset = lambda: ([batch] for batch in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_muted(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return converter.convert()
 
 
