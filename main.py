@@ -106,6 +106,8 @@ def build_parser():
                             "'default' for the preset, 'none' for none (see README)")
     train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
                        help="besides the best checkpoint by val_loss, write one every N epochs (0: best only)")
+    train.add_argument("--monitor", choices=("val_loss", "val_iou"), default="val_loss",
+                       help="what makes a checkpoint the best: the lowest val_loss or the highest val_iou")
     train.add_argument("--freeze_encoder", type=ranged(int, 0), default=3,
                        help="with --finetune=True: epochs to train with the encoder frozen")
     train.add_argument("--model", choices=MODELS, default=None,

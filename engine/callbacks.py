@@ -18,8 +18,13 @@ def finite(logs, *keys):
     return all(math.isfinite(logs.get(k, 0.0)) for k in keys)
 
 
+def monitored(logs, monitor):
+    """The monitored figure of an epoch; with a boundary head Keras calls val_iou val_mask_iou."""
+    return logs.get(monitor, logs.get(monitor.replace("val_", "val_mask_"), math.nan))
+
+
 class CheckpointWriter(keras.callbacks.Callback):
-    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` (the model) when val_loss improves and every ``every``
+    """Writes ``{epoch:02d}-{val_loss:.2f}.h5`` (the model) when the monitored figure improves and every ``every``
     epochs, and ``last.h5`` (the model and the optimizer state, for --resume) after every epoch; all
     atomically, never from a non-finite epoch.
 
@@ -27,10 +32,12 @@ class CheckpointWriter(keras.callbacks.Callback):
     and the last epoch completed.
     """
 
-    def __init__(self, folder, spec, every, best_loss=math.inf, best_path=None):
+    def __init__(self, folder, spec, every, monitor="val_loss", best=None, best_path=None):
         super().__init__()
-        self.folder, self.spec, self.every = folder, spec, every
-        self.best_loss, self.best_path, self.last_path = best_loss, best_path, None
+        self.folder, self.spec, self.every, self.monitor = folder, spec, every, monitor
+        self.sign = 1 if monitor == "val_loss" else -1  # val_loss: lower is better; val_iou: higher
+        self.best = best if best is not None else self.sign * math.inf
+        self.best_path, self.last_path = best_path, None
 
     def on_train_begin(self, logs=None):
         for name in os.listdir(self.folder):  # left by a run killed while saving
@@ -41,20 +48,21 @@ class CheckpointWriter(keras.callbacks.Callback):
         logs, number = logs or {}, epoch + 1
         if not finite(logs, "loss", "val_loss"):
             return
-        val_loss = logs.get("val_loss", math.nan)
-        improved = val_loss < self.best_loss
+        val_loss, value = logs.get("val_loss", math.nan), monitored(logs, self.monitor)
+        improved = self.sign * value < self.sign * self.best
         if improved or (self.every and number % self.every == 0):
             path = os.path.join(self.folder, f"{number:02d}-{val_loss:.2f}.h5")
             save_checkpoint(self.model, self.spec, path, epoch=number, include_optimizer=False)
             self.last_path = path
             if improved:
-                self.best_loss, self.best_path = val_loss, path
+                self.best, self.best_path = value, path
         save_checkpoint(self.model, self.spec, os.path.join(self.folder, LAST_CHECKPOINT), epoch=number)
         self._write_state(number)
 
     def _write_state(self, epoch):
         name = lambda path: path and os.path.basename(path)  # noqa: E731  (the folder may move)
-        state = {"best": name(self.best_path), "best_val_loss": self.best_loss, "last": name(self.last_path),
+        state = {"best": name(self.best_path), "monitor": self.monitor, "best_value": self.best,
+                 "last": name(self.last_path),
                  "epoch": epoch}
         write_json(os.path.join(self.folder, STATE_FILE), state)
 

@@ -60,13 +60,13 @@ def resume_state(args):
     state = read_json(os.path.join(args.checkpoint_path, STATE_FILE))
     best = os.path.join(args.checkpoint_path, state["best"]) if state.get("best") else None
     previous = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG))
-    return {"model": model, "spec": spec, "done": saved_epoch(last), "best_loss": state.get("best_val_loss", math.inf),
+    return {"model": model, "spec": spec, "done": saved_epoch(last), "best": state.get("best_value") if state.get("monitor") == args.monitor else None,
             "best_path": best, "log_dir": previous.get("run_log_dir"), "last": last}
 
 
 def fresh_state(args):
     model, spec = prepare_model(args)
-    return {"model": model, "spec": spec, "done": 0, "best_loss": math.inf, "best_path": None, "log_dir": None}
+    return {"model": model, "spec": spec, "done": 0, "best": None, "best_path": None, "log_dir": None}
 
 
 def loss_settings(args, spec):
@@ -179,7 +179,7 @@ def train(args):
     write_run_config(args, run, weights, {"training": len(train_pairs), "validation": len(val_pairs),
                                           "skipped": skipped}, params)
 
-    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, run["best_loss"], run["best_path"])
+    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, args.monitor, run["best"], run["best_path"])
     guard = StopOnNonFinite()
     callbacks = [SkippedSamples(skipped), guard, checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
                  write_graph=False), PredictionImages(run["log_dir"], *preview_batch(val_ds))]
@@ -190,7 +190,7 @@ def train(args):
                          f"(try a lower --lr); last good checkpoint: {checkpoints.best_path or 'none'}")
     if checkpoints.best_path is None:
         raise RunStopped("training produced no checkpoint: the validation loss was never finite")
-    print(f"best checkpoint: {checkpoints.best_path} (val_loss {checkpoints.best_loss:.4f}); "
+    print(f"best checkpoint: {checkpoints.best_path} ({args.monitor} {checkpoints.best:.4f}); "
           f"TensorBoard: tensorboard --logdir={args.log_dir}")
     sys.stdout.flush()
     return checkpoints.best_path

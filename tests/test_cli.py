@@ -166,3 +166,14 @@ def test_preview_augment_and_bad_spec(workdir):
     result = run_cli(["--preview_augment=4", "--augment=Blurry(3)"], cwd=workdir)
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "Blurry" in lines[0] and "Fliplr" in lines[0]
+
+
+def test_monitor_val_iou_ranks_checkpoints_by_iou(workdir):
+    result = run_cli(["--train=True", "--monitor=val_iou", "--nb_epoch=2", "--input_shape=64", "--batch_size=4",
+                      "--weight_dir=", "--checkpoint=0", "--checkpoint_path=./trained_models/by_iou", "--verbose=0"],
+                     cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((workdir / "trained_models" / "by_iou" / "checkpoints.json").read_text())
+    assert state["monitor"] == "val_iou" and 0.0 <= state["best_value"] <= 1.0
+    assert (workdir / "trained_models" / "by_iou" / state["best"]).is_file()
+    assert "(val_iou " in result.stdout
