@@ -105,7 +105,7 @@ def build_parser():
                        help="augmentation in imgaug's vocabulary, e.g. \"Fliplr(0.5); Add((-20,20))@0.5\"; "
                             "'default' for the preset, 'none' for none (see README)")
     train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
-                       help="besides the best checkpoint by val_loss, write one every N epochs (0: best only)")
+                       help="besides the best checkpoint (see --monitor), write one every N epochs (0: best only)")
     train.add_argument("--monitor", choices=("val_loss", "val_iou"), default="val_loss",
                        help="what makes a checkpoint the best: the lowest val_loss or the highest val_iou")
     train.add_argument("--freeze_encoder", type=ranged(int, 0), default=3,

@@ -1,7 +1,8 @@
 """How fast do exported models run? Each file beside MediaPipe's selfie segmenter, in one run.
 
-    python benchmarks/latency.py trained_models/initial_224*.tflite \\
-        --peer ../shared/peers/selfie_segmentation_legacy.tflite
+    python benchmarks/latency.py trained_models/initial*.tflite --peer PEERS/selfie_segmentation_legacy.tflite
+
+(PEERS: the folder holding MediaPipe's file, `peers/` of the shared data.)
 
 For each .tflite: file size; median invoke time in the LiteRT interpreter (XNNPACK) at 1 and 2
 threads; and the median end-to-end time from a decoded 600x800 RGB array to a full-resolution mask

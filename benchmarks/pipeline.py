@@ -1,6 +1,6 @@
 """Does the input pipeline keep up with training? Measures both on this machine.
 
-    python benchmarks/pipeline.py --dataset_dir ../shared/datasets/eg1800 --input_shape 256
+    python benchmarks/pipeline.py --dataset_dir DATASET --input_shape 256
 
 1. pipeline: decode + resize + default augmentation + targets, batched as in training (images/s);
 2. training step: lightnet with the default losses on batches already in memory (images/s).
@@ -23,7 +23,7 @@ def parse_args():
     return p.parse_args()
 
 
-def pipeline_rate(pairs, args, train_args):
+def pipeline_rate(pairs, args):
     from data.augment import DEFAULT_SPEC, build_augmenter
     from data.dataset import make_dataset, training_targets
 
@@ -61,7 +61,7 @@ def main():
     train_args = cli.build_parser().parse_args(
         ["--train=True", "--weight_dir=", f"--input_shape={args.input_shape}", f"--batch_size={args.batch_size}"])
     pairs = find_pairs(os.path.join(args.dataset_dir, "training"))
-    pipeline, ds = pipeline_rate(pairs, args, train_args)
+    pipeline, ds = pipeline_rate(pairs, args)
     print(f"pipeline: {pipeline:.1f} img/s (decode + resize + default augmentation + boundary targets)")
     step = train_step_rate(ds, args, train_args)
     print(f"training step: {step:.1f} img/s (lightnet, batch {args.batch_size}, {args.input_shape}x{args.input_shape})")

@@ -28,7 +28,6 @@ from errors import RunStopped, UserError
 from models.checkpoint import build, load_checkpoint, mask_model
 
 DEFAULT_FOLDER = "./trained_models"
-VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 MAX_ABS_DIFF = 1e-4  # float32 against Keras, relative to the output's scale when above 1
 MIN_MASK_IOU = {"float32": 0.0, "float16": 0.99, "dynamic_int8": 0.97, "int8": 0.97}  # float32: judged by MAX_ABS_DIFF
 PARITY_IMAGES = 8
@@ -103,12 +102,20 @@ def image_batches(dataset_dir, splits, size, limit):
     return [resize_image(normalize(image[None]), size).numpy()], "1 synthetic portrait"
 
 
+def keras_reference(static, batches, channels):
+    """The Keras model's probabilities, logits and person masks on ``batches``, computed once for all files."""
+    logits_model = without_softmax(static)
+    probs = [static(b, training=False).numpy() for b in batches]
+    return {"probs": probs, "logits": [logits_model(b, training=False).numpy() for b in batches],
+            "masks": [foreground(p, output_kind(channels, True)) >= 0.5 for p in probs],
+            "models": {"probs": static, "logits": logits_model}}
+
+
 def parity(content, reference, batches, kind, variant):
     """max |difference| against the Keras outputs and the IoU of the person masks, pooled over ``batches``."""
     lite = LiteRTModel(model_content=content)
     outputs = [lite(batch) for batch in batches]
-    expected = [reference["logits" if kind in ("logits", "logit") else "probs"](b, training=False).numpy()
-                for b in batches]
+    expected = reference["logits" if kind in ("logits", "logit") else "probs"]
     diff = max(float(np.abs(o - e).max()) for o, e in zip(outputs, expected))
     scale = max(1.0, max(float(np.abs(e).max()) for e in expected))
     truth = np.concatenate([m.ravel() for m in reference["masks"]])
@@ -171,15 +178,13 @@ def convert(args, weights, variants=("float32",), android=False):
     static = static_copy(model, spec, size)
     channels = static.output_shape[-1]
     batches, source = image_batches(args.dataset_dir, ("testing", "training"), size, PARITY_IMAGES)
-    reference = {"probs": static, "logits": without_softmax(static)}
-    reference["masks"] = [foreground(static(b, training=False).numpy(), output_kind(channels, True)) >= 0.5
-                          for b in batches]
+    reference = keras_reference(static, batches, channels)
     calibration = []
     if "int8" in variants:
         calibration, _ = image_batches(args.dataset_dir, ("training",), size, CALIBRATION_IMAGES)
     exports = planned(stem, variants, android, channels)
     for e in exports:
-        e.content = to_tflite(reference["probs" if e.with_activation else "logits"], e.variant, calibration)
+        e.content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)
         e.check = parity(e.content, reference, batches, e.kind, e.variant)
         e.gpu = gpu_problems(e.content)
     print(f"parity against Keras on {source}:")

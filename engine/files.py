@@ -24,5 +24,13 @@ def write_bytes(path, data):
     os.replace(tmp, path)
 
 
+def read_json(path):
+    """The content of a JSON file, or {} if there is none."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def write_json(path, obj):
     write_bytes(path, json.dumps(obj, indent=2).encode())

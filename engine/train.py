@@ -1,6 +1,5 @@
 """Training and fine-tuning: the work behind ``--train=True``, ``--finetune=True`` and ``--resume=True``."""
 import datetime
-import json
 import math
 import os
 import sys
@@ -11,9 +10,9 @@ import losses
 from data.augment import build_augmenter
 from data.dataset import find_pairs, make_dataset, name_list, split_pairs, training_targets
 from data.scan import scan_pairs, size_text
-from engine.callbacks import LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PredictionImages, SkippedSamples
-from engine.callbacks import StopOnNonFinite
-from engine.files import writable_folder, write_json
+from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PredictionImages, SkippedSamples,
+                              StopOnNonFinite)
+from engine.files import read_json, writable_folder, write_json
 from engine.preview import augment_spec
 from errors import RunStopped, UserError
 from models.checkpoint import build, load_checkpoint, make_spec, restore_optimizer, saved_epoch
@@ -39,29 +38,22 @@ def prepare_model(args):
     return build(spec), spec
 
 
-def read_json(path):
-    if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
 def resume_state(args):
     """The interrupted run in ``--checkpoint_path``: model, spec, epochs done, best so far, log folder."""
     last = os.path.join(args.checkpoint_path, LAST_CHECKPOINT)
+    previous = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG))
     if not os.path.isfile(last):
-        if os.path.isfile(os.path.join(args.checkpoint_path, RUN_CONFIG)):
-            print(f"note: the run in {args.checkpoint_path} stopped before its first epoch ended; starting it again")
-            state = fresh_state(args)
-            state["log_dir"] = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG)).get("run_log_dir")
-            return state
-        raise UserError(f"--resume=True: {args.checkpoint_path} holds no {LAST_CHECKPOINT} to resume from")
+        if not previous:
+            raise UserError(f"--resume=True: {args.checkpoint_path} holds no {LAST_CHECKPOINT} to resume from")
+        print(f"note: the run in {args.checkpoint_path} stopped before its first epoch ended; starting it again")
+        return {**fresh_state(args), "log_dir": previous.get("run_log_dir")}
     model, spec = load_checkpoint(last, args.input_shape, flag="--resume")
     state = read_json(os.path.join(args.checkpoint_path, STATE_FILE))
-    best = os.path.join(args.checkpoint_path, state["best"]) if state.get("best") else None
-    previous = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG))
-    return {"model": model, "spec": spec, "done": saved_epoch(last), "best": state.get("best_value") if state.get("monitor") == args.monitor else None,
-            "best_path": best, "log_dir": previous.get("run_log_dir"), "last": last}
+    same_monitor = state.get("monitor") == args.monitor
+    return {"model": model, "spec": spec, "done": saved_epoch(last), "last": last,
+            "best": state.get("best_value") if same_monitor else None,
+            "best_path": os.path.join(args.checkpoint_path, state["best"]) if state.get("best") else None,
+            "log_dir": previous.get("run_log_dir")}
 
 
 def fresh_state(args):
@@ -179,7 +171,8 @@ def train(args):
     write_run_config(args, run, weights, {"training": len(train_pairs), "validation": len(val_pairs),
                                           "skipped": skipped}, params)
 
-    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, args.monitor, run["best"], run["best_path"])
+    checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, args.monitor, run["best"],
+                                   run["best_path"])
     guard = StopOnNonFinite()
     callbacks = [SkippedSamples(skipped), guard, checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
                  write_graph=False), PredictionImages(run["log_dir"], *preview_batch(val_ds))]
