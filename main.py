@@ -119,6 +119,8 @@ def build_parser():
                        help="segmentation loss: combined = focal_weight*focal + (1-focal_weight)*cross-entropy")
     train.add_argument("--focal_weight", type=ranged(float, 0, 1.0000001), default=0.8,
                        help="share of focal loss in the combined loss")
+    train.add_argument("--dice_weight", type=ranged(float, 0), default=0.0,
+                       help="weight of a per-image soft Dice term added to the segmentation loss")
     train.add_argument("--boundary_weight", type=ranged(float, 0, 1), default=0.1,
                        help="weight of the Canny-boundary head's loss: total = (1-w)*segmentation + w*boundary; "
                             "0 builds no boundary head")

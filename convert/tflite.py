@@ -58,6 +58,23 @@ def without_softmax(model):
     return keras.Model(model.input, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
+def two_sigmoids(model):
+    """A 2-class softmax model rewritten as sigmoids of logit differences, the same probabilities:
+    softmax(z)_k = sigmoid(z_k - z_other). The differences fold into the 1x1 head (linear, like the
+    bilinear upsampling after it), so the file runs LOGISTIC where it ran SOFTMAX, which took a third
+    of the float32 file's invoke time on a CPU (docs/BENCHMARKS.md). Other models are returned as they are."""
+    if not isinstance(model.get_layer("probs"), keras.layers.Softmax) or model.output_shape[-1] != 2:
+        return model
+    head = model.get_layer("head")
+    kernel, bias = head.get_weights()
+    difference = np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32)
+    folded = keras.layers.Conv2D(2, 1, name="head_difference")
+    x = folded(head.input)
+    folded.set_weights([kernel @ difference, bias @ difference])
+    x = model.get_layer("logits")(x)
+    return keras.Model(model.input, keras.layers.Activation("sigmoid", name="probs")(x), name=model.name)
+
+
 def to_tflite(model, variant="float32", calibration=()):
     """Convert a Keras model to a .tflite flatbuffer (converter chatter kept off stdout)."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -108,7 +125,7 @@ def keras_reference(static, batches, channels):
     probs = [static(b, training=False).numpy() for b in batches]
     return {"probs": probs, "logits": [logits_model(b, training=False).numpy() for b in batches],
             "masks": [foreground(p, output_kind(channels, True)) >= 0.5 for p in probs],
-            "models": {"probs": static, "logits": logits_model}}
+            "models": {"probs": two_sigmoids(static), "logits": logits_model}}
 
 
 def parity(content, reference, batches, kind, variant):

@@ -67,7 +67,7 @@ def loss_settings(args, spec):
     if args.boundary_weight > 0 and not has_head:
         print(f"note: {args.weight_dir} has no boundary head; the boundary term is off for this run")
     matting = args.matting_weight if args.matting_weight is not None else float(spec["model"] == "mattingnet")
-    return {"loss": args.loss, "focal_weight": args.focal_weight,
+    return {"loss": args.loss, "focal_weight": args.focal_weight, "dice_weight": args.dice_weight,
             "boundary_weight": args.boundary_weight if has_head else 0.0, "matting_weight": matting}
 
 
@@ -99,8 +99,9 @@ def learning_rate(args, steps):
 
 def compile_model(model, args, steps, weights):
     """Adam, the segmentation loss with its named terms as metrics, and the boundary head's loss."""
-    segmentation = losses.SegmentationLoss(weights["loss"], weights["focal_weight"], weights["matting_weight"])
-    metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"])
+    segmentation = losses.SegmentationLoss(weights["loss"], weights["focal_weight"], weights["matting_weight"],
+                                           weights["dice_weight"])
+    metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"], weights["dice_weight"])
     loss, loss_weights = {"mask": segmentation}, {"mask": 1.0}
     if weights["boundary_weight"]:
         loss["boundary"] = losses.boundary_loss

@@ -3,7 +3,7 @@
 The training objective is
 
     total = (1 - boundary_weight) * segmentation + boundary_weight * boundary
-    segmentation = base + matting_weight * matting
+    segmentation = base + dice_weight * dice + matting_weight * matting
     base (--loss): combined = focal_weight * focal + (1 - focal_weight) * ce, or ce, focal, dice alone.
 """
 import keras
@@ -21,24 +21,28 @@ TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting":
 class SegmentationLoss(keras.losses.Loss):
     """The mask output's loss: ``kind`` (see module docstring) plus the weighted matting term."""
 
-    def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, name="segmentation_loss", **kwargs):
+    def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, dice_weight=0.0,
+                 name="segmentation_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if kind not in LOSS_KINDS:
             raise ValueError(f"unknown loss '{kind}'; valid: {', '.join(LOSS_KINDS)}")
         self.kind, self.focal_weight, self.matting_weight = kind, focal_weight, matting_weight
+        self.dice_weight = dice_weight
 
     def call(self, y_true, y_pred):
         if self.kind == "combined":
             loss = self.focal_weight * focal_loss(y_true, y_pred) + (1 - self.focal_weight) * cross_entropy(y_true, y_pred)
         else:
             loss = TERMS[self.kind](y_true, y_pred)
+        if self.dice_weight:
+            loss = loss + self.dice_weight * dice_loss(y_true, y_pred)
         if self.matting_weight:
             loss = loss + self.matting_weight * matting_loss(y_true, y_pred)
         return loss
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "focal_weight": self.focal_weight,
-                "matting_weight": self.matting_weight}
+                "matting_weight": self.matting_weight, "dice_weight": self.dice_weight}
 
 
 @keras.saving.register_keras_serializable(package="portrait")
@@ -56,14 +60,16 @@ class LossTerm(keras.metrics.Mean):
         return {**super().get_config(), "term": self.term}
 
 
-def term_names(kind, matting_weight):
+def term_names(kind, matting_weight, dice_weight=0.0):
     """The segmentation terms a run logs: those its loss uses, and ce always, as the common yardstick."""
     names = {"combined": ["focal", "ce"], "ce": ["ce"], "focal": ["focal", "ce"], "dice": ["dice", "ce"]}[kind]
+    if dice_weight and "dice" not in names:
+        names = names + ["dice"]
     return names + (["matting"] if matting_weight else [])
 
 
-def mask_metrics(kind="ce", matting_weight=0.0):
-    return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t) for t in term_names(kind, matting_weight)]
+def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0):
+    return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t) for t in term_names(kind, matting_weight, dice_weight)]
 
 
 __all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "boundary_loss", "boundary_target", "cross_entropy",

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from convert import tflite
-from convert.gpu import gpu_problems
+from convert.gpu import analysis, gpu_problems, ops
 from convert.sidecar import foreground, read_sidecar
 from errors import RunStopped, UserError
 from tests.conftest import REPO, error_lines, run_cli
@@ -50,6 +50,21 @@ def test_every_variant_with_sidecars_and_android(confident, workdir):
     assert android["variant"] == "android" and android["gpu_delegate"]["runs_on_gpu_delegate"]
     assert json.loads((folder / "portrait.json").read_text())["parity"]["max_abs_diff"] <= 1e-4
     assert "mask IoU" in result.stdout and "FAILED" not in result.stdout
+
+
+def test_softmax_is_exported_as_two_sigmoids_with_the_same_probabilities():
+    model = keras.Sequential([keras.Input((8, 8, 3), batch_size=1), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.Conv2D(2, 1, name="head"),
+                              keras.layers.UpSampling2D(4, interpolation="bilinear", name="logits"),
+                              keras.layers.Softmax(name="probs")])
+    model = keras.Model(model.inputs, model.outputs)
+    model.get_layer("head").set_weights([np.random.default_rng(0).normal(0, 3, (1, 1, 4, 2)).astype(np.float32),
+                                         np.array([0.5, -1.0], np.float32)])
+    batch = np.random.default_rng(1).uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)
+    content = tflite.to_tflite(tflite.two_sigmoids(model))
+    found = ops(analysis(content))
+    assert "LOGISTIC" in found and "SOFTMAX" not in found
+    np.testing.assert_allclose(tflite.LiteRTModel(model_content=content)(batch), model(batch).numpy(), atol=1e-5)
 
 
 def test_a_failing_variant_stops_before_anything_is_written(confident, workdir, monkeypatch):

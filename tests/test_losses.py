@@ -35,6 +35,11 @@ def test_dice_by_hand():
     assert np.isclose(float(dice_loss(Y, P)[0]), 1 - (2 * inter + 1) / (total + 1), atol=1e-6)
 
 
+def test_dice_weight_adds_the_dice_term():
+    expected = cross_entropy(Y, P) + 0.5 * dice_loss(Y, P)
+    assert np.allclose(SegmentationLoss("ce", dice_weight=0.5)(Y, P), np.mean(expected), atol=1e-6)
+
+
 def test_wrong_shapes_named_in_the_error():
     with pytest.raises(ValueError, match=r"\(1, 2, 2, 3\)"):
         cross_entropy(np.zeros((1, 2, 2, 3), np.float32), P)
