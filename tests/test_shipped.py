@@ -5,6 +5,7 @@ import os
 import cv2
 import pytest
 
+from convert.gpu import analysis, ops
 from tests.conftest import REPO, run_cli
 
 SHIPPED = os.path.join(REPO, "trained_models")
@@ -22,6 +23,12 @@ def test_shipped_sidecars_describe_their_files():
     assert android["output"]["kind"] == "logits" and android["gpu_delegate"]["runs_on_gpu_delegate"]
     assert android["input"]["shape"] == [1, 224, 224, 3] and android["parity"]["passed"]
     assert json.load(open(os.path.join(SHIPPED, "initial.json")))["output"]["kind"] == "softmax"
+
+
+def test_shipped_float32_file_computes_its_softmax_with_sigmoids():
+    with open(os.path.join(SHIPPED, "initial.tflite"), "rb") as f:
+        found = set(ops(analysis(f.read())))
+    assert "LOGISTIC" in found and "SOFTMAX" not in found
 
 
 @pytest.mark.slow
