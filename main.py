@@ -115,6 +115,8 @@ def build_parser():
     train.add_argument("--activation", choices=ACTIVATIONS, default=None,
                        help="output activation for a fresh model (default: softmax for lightnet, sigmoid for "
                             "mattingnet)")
+    train.add_argument("--width", type=ranged(float, 0, low_open=True), default=None,
+                       help="channel multiplier for a fresh model (default 1.0; channels rounded to multiples of 8)")
     train.add_argument("--loss", choices=LOSSES, default="combined",
                        help="segmentation loss: combined = focal_weight*focal + (1-focal_weight)*cross-entropy")
     train.add_argument("--focal_weight", type=ranged(float, 0, 1.0000001), default=0.8,

@@ -32,8 +32,12 @@ def prepare_model(args):
         model, spec = load_checkpoint(args.weight_dir, args.input_shape)
         if args.model and args.model != spec["model"]:
             raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
+        if args.width and args.width != spec["kwargs"].get("width", 1.0):
+            raise UserError(f"--width={args.width} but --weight_dir {args.weight_dir} was built with width "
+                            f"{spec['kwargs'].get('width', 1.0)}")
         return model, {**spec, "input_shape": args.input_shape}
     kwargs = {"activation": args.activation} if args.activation else {}
+    kwargs.update({"width": args.width} if args.width else {})
     spec = make_spec(args.model or "lightnet", args.input_shape, boundary=args.boundary_weight > 0, **kwargs)
     return build(spec), spec
 

@@ -105,14 +105,15 @@ def test_train_convert_infer_in_one_line(workdir):
     from models.checkpoint import load_checkpoint, mask_model
 
     result = run_cli(["--train=True", "--convert=True", "--infer_single_img=True", "--nb_epoch=1",
-                      "--activation=sigsoftmax",
+                      "--activation=sigsoftmax", "--width=1.5",
                       "--input_shape=64", "--batch_size=4", "--weight_dir=", "--checkpoint_path=./trained_models/all",
                       "--tflite_name=./exports/portrait", f"--img_path={SEED_INFER_IMAGE}", "--output_dir=./out_all"],
                      cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "out_all" / "00694_mask.png").is_file()
     model, spec = load_checkpoint(best_checkpoint(workdir, "all"))
-    assert spec["kwargs"] == {"boundary": True, "activation": "sigsoftmax"}
+    assert spec["kwargs"] == {"boundary": True, "activation": "sigsoftmax", "width": 1.5}
+    assert model.get_layer("enc_stem_conv").filters == 24  # 16 channels x 1.5
     model = mask_model(model)
     image = decode_image(str(workdir / "dataset" / "selfie" / "testing" / "00001.jpg"))
     batch = resize_image(normalize(image[None]), 64).numpy()
