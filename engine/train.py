@@ -36,8 +36,7 @@ def prepare_model(args):
             raise UserError(f"--width={args.width} but --weight_dir {args.weight_dir} was built with width "
                             f"{spec['kwargs'].get('width', 1.0)}")
         return model, {**spec, "input_shape": args.input_shape}
-    kwargs = {"activation": args.activation} if args.activation else {}
-    kwargs.update({"width": args.width} if args.width else {})
+    kwargs = {name: getattr(args, name) for name in ("activation", "width") if getattr(args, name)}
     spec = make_spec(args.model or "lightnet", args.input_shape, boundary=args.boundary_weight > 0, **kwargs)
     return build(spec), spec
 

@@ -19,7 +19,7 @@ TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting":
 
 @keras.saving.register_keras_serializable(package="portrait")
 class SegmentationLoss(keras.losses.Loss):
-    """The mask output's loss: ``kind`` (see module docstring) plus the weighted matting term."""
+    """The mask output's loss: ``kind`` (see module docstring) plus the weighted Dice and matting terms."""
 
     def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, dice_weight=0.0,
                  name="segmentation_loss", **kwargs):

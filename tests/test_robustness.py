@@ -60,6 +60,7 @@ BAD_INPUTS = [
     (["--train=True", "--weight_dir=notes.h5", "--dataset_dir=good"], "notes.h5"),
     (["--train=True", "--weight_dir=foreign.h5", "--dataset_dir=good"], "no portrait-segmentation model spec"),
     (["--train=True", "--weight_dir=ckpt/last.h5", "--model=mattingnet", "--dataset_dir=good"], "'lightnet'"),
+    (["--train=True", "--weight_dir=ckpt/last.h5", "--width=2", "--dataset_dir=good"], "built with width 1.0"),
     (["--train=True", "--weight_dir=", "--input_shape=100"], "--input_shape"),
     (["--train=True", "--weight_dir=", "--val_ratio=1.5"], "--val_ratio"),
     (["--train=True", "--weight_dir=", "--dataset_dir=two", "--val_ratio=0.9"], "validation set empty"),
