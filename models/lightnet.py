@@ -6,6 +6,8 @@ to stride 32. Decoder: bilinear x2 upsampling, concatenation with the encoder's 
 strides 16, 8 and 4, and a depthwise-separable block at each; logits at stride 4, then bilinear x4.
 At 224x224 its float32 .tflite runs about as fast as MediaPipe's selfie segmenter (docs/BENCHMARKS.md).
 """
+import functools
+
 import keras
 from keras import layers
 
@@ -35,10 +37,19 @@ def encoder(image, width):
     return features + [x]
 
 
-def decoder(features, width):
+def global_context(x, filters, name):
+    """LR-ASPP (MobileNetV3's segmentation head): 1x1 features gated by the whole image's average."""
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
+    gate = layers.Conv2D(filters, 1, activation="sigmoid", name=f"{name}_gate")(gate)
+    x = blocks.conv_bn(x, filters, kernel=1, name=name)
+    return layers.Multiply(name=f"{name}_mul")([x, gate])
+
+
+def decoder(features, width, context=False):
     """Fuse the deepest feature map back up to stride 4 through the skip connections."""
     *skips, x = features
-    x = blocks.conv_bn(x, blocks.scaled(DECODER_CHANNELS[0], width), kernel=1, name="dec_in")
+    entry = global_context if context else functools.partial(blocks.conv_bn, kernel=1)
+    x = entry(x, blocks.scaled(DECODER_CHANNELS[0], width), name="dec_in")
     for level, (skip, channels) in enumerate(zip(reversed(skips), DECODER_CHANNELS)):
         x = blocks.upsample(x, name=f"dec{level}_up")
         x = layers.Concatenate(name=f"dec{level}_cat")([x, skip])
@@ -53,13 +64,13 @@ def boundary_head(features):
     return layers.Activation("sigmoid", name="boundary")(x)
 
 
-def _build(name, input_shape, activation, width, batch_size, with_boundary):
+def _build(name, input_shape, activation, width, batch_size, with_boundary, context=False):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
     if activation not in OUTPUT_CHANNELS:
         raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(OUTPUT_CHANNELS)}")
     image = blocks.input_layer(input_shape, batch_size=batch_size)
-    x = decoder(encoder(image, width), width)
+    x = decoder(encoder(image, width), width, context)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
     logits = blocks.upsample(logits, factor=4, name="logits")
     probs = blocks.output_activation(logits, activation)
@@ -79,3 +90,10 @@ def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch
 def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None):
     """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
     return _build("mattingnet", input_shape, activation, width, batch_size, boundary)
+
+
+@register
+def lightnet_ctx(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None):
+    """lightnet whose decoder starts from an LR-ASPP global-context gate (MobileNetV3) at stride 32:
+    each deep feature is weighed by the whole image's average, for under 2 % more parameters."""
+    return _build("lightnet_ctx", input_shape, activation, width, batch_size, boundary, context=True)

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import models
 from convert import tflite
 from convert.gpu import analysis, gpu_problems, ops
 from convert.sidecar import foreground, read_sidecar
 from errors import RunStopped, UserError
+from models.checkpoint import make_spec
 from tests.conftest import REPO, error_lines, run_cli
 
 SIZE = 64  # for the small models built here
@@ -65,6 +67,13 @@ def test_softmax_is_exported_as_two_sigmoids_with_the_same_probabilities():
     found = ops(analysis(content))
     assert "LOGISTIC" in found and "SOFTMAX" not in found
     np.testing.assert_allclose(tflite.LiteRTModel(model_content=content)(batch), model(batch).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_network_runs_on_the_gpu_delegate(name):
+    spec = make_spec(name, SIZE)
+    static = tflite.static_copy(models.create(name, SIZE), spec, SIZE)
+    assert gpu_problems(tflite.to_tflite(tflite.without_softmax(static), "float16")) == []
 
 
 def test_a_failing_variant_stops_before_anything_is_written(confident, workdir, monkeypatch):
