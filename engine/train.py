@@ -32,9 +32,10 @@ def prepare_model(args):
         model, spec = load_checkpoint(args.weight_dir, args.input_shape)
         if args.model and args.model != spec["model"]:
             raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
-        if args.width and args.width != spec["kwargs"].get("width", 1.0):
-            raise UserError(f"--width={args.width} but --weight_dir {args.weight_dir} was built with width "
-                            f"{spec['kwargs'].get('width', 1.0)}")
+        built_width = spec["kwargs"].get("width", 1.0)
+        if args.width and args.width != built_width:
+            raise UserError(f"--width={args.width} but --weight_dir {args.weight_dir} "
+                            f"was built with width {built_width}")
         return model, {**spec, "input_shape": args.input_shape}
     kwargs = {name: getattr(args, name) for name in ("activation", "width") if getattr(args, name)}
     spec = make_spec(args.model or "lightnet", args.input_shape, boundary=args.boundary_weight > 0, **kwargs)

@@ -1,4 +1,4 @@
-"""lightnet and mattingnet: a light encoder-decoder for real-time portrait segmentation on phones.
+"""lightnet, lightnet_ctx and mattingnet: a light encoder-decoder for real-time portrait segmentation on phones.
 
 Encoder: a 3x3 stride-2 stem and a depthwise stride-2 step reach stride 4 at once (full-resolution
 layers dominate the cost on a phone), then MobileNetV2-style inverted residuals (expansion 3) down
@@ -6,8 +6,6 @@ to stride 32. Decoder: bilinear x2 upsampling, concatenation with the encoder's 
 strides 16, 8 and 4, and a depthwise-separable block at each; logits at stride 4, then bilinear x4.
 At 224x224 its float32 .tflite runs about as fast as MediaPipe's selfie segmenter (docs/BENCHMARKS.md).
 """
-import functools
-
 import keras
 from keras import layers
 
@@ -48,8 +46,8 @@ def global_context(x, filters, name):
 def decoder(features, width, context=False):
     """Fuse the deepest feature map back up to stride 4 through the skip connections."""
     *skips, x = features
-    entry = global_context if context else functools.partial(blocks.conv_bn, kernel=1)
-    x = entry(x, blocks.scaled(DECODER_CHANNELS[0], width), name="dec_in")
+    filters = blocks.scaled(DECODER_CHANNELS[0], width)
+    x = global_context(x, filters, "dec_in") if context else blocks.conv_bn(x, filters, kernel=1, name="dec_in")
     for level, (skip, channels) in enumerate(zip(reversed(skips), DECODER_CHANNELS)):
         x = blocks.upsample(x, name=f"dec{level}_up")
         x = layers.Concatenate(name=f"dec{level}_cat")([x, skip])

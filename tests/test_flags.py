@@ -22,6 +22,11 @@ def test_seed_line_parses_with_seed_defaults():
     assert args.train and not (args.finetune or args.convert or args.android or args.infer_single_img)
 
 
+def test_model_choices_are_the_registry():
+    import models  # main.py keeps its own list so that --help need not import TensorFlow
+    assert main.MODELS == tuple(models.names())
+
+
 def test_last_value_wins():
     args = main.build_parser().parse_args(["--nb_epoch=10000", "--nb_epoch=2", "--weight_dir=x", "--weight_dir="])
     assert args.nb_epoch == 2 and args.weight_dir == ""
