@@ -72,7 +72,8 @@ def loss_settings(args, spec):
         print(f"note: {args.weight_dir} has no boundary head; the boundary term is off for this run")
     matting = args.matting_weight if args.matting_weight is not None else float(spec["model"] == "mattingnet")
     return {"loss": args.loss, "focal_weight": args.focal_weight, "dice_weight": args.dice_weight,
-            "boundary_weight": args.boundary_weight if has_head else 0.0, "matting_weight": matting}
+            "boundary_weight": args.boundary_weight if has_head else 0.0, "boundary_loss": args.boundary_loss,
+            "matting_weight": matting}
 
 
 def usable(pairs, split):
@@ -108,7 +109,7 @@ def compile_model(model, args, steps, weights):
     metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"], weights["dice_weight"])
     loss, loss_weights = {"mask": segmentation}, {"mask": 1.0}
     if weights["boundary_weight"]:
-        loss["boundary"] = losses.boundary_loss
+        loss["boundary"] = losses.BOUNDARY_LOSSES[weights["boundary_loss"]]
         loss_weights = {"mask": 1.0 - weights["boundary_weight"], "boundary": weights["boundary_weight"]}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(args, steps)), loss=loss,
                   loss_weights=loss_weights, metrics={"mask": metrics})

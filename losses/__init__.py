@@ -4,11 +4,12 @@ The training objective is
 
     total = (1 - boundary_weight) * segmentation + boundary_weight * boundary
     segmentation = base + dice_weight * dice + matting_weight * matting
+    boundary (--boundary_loss): BCE (the seed's) or focal on the boundary head.
     base (--loss): combined = focal_weight * focal + (1 - focal_weight) * ce, or ce, focal, dice alone.
 """
 import keras
 
-from losses.boundary import boundary_loss, boundary_target
+from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss, boundary_target
 from losses.matting import matting_loss
 from losses.metrics import ForegroundIoU, PixelAccuracy
 from losses.segmentation import cross_entropy, dice_loss, focal_loss
@@ -72,5 +73,5 @@ def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0):
     return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t) for t in term_names(kind, matting_weight, dice_weight)]
 
 
-__all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "boundary_loss", "boundary_target", "cross_entropy",
+__all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss", "boundary_target", "cross_entropy",
            "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU", "PixelAccuracy", "LOSS_KINDS"]

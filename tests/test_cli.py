@@ -55,7 +55,8 @@ def test_seed_train_line(trained, workdir):
     assert any(n.startswith("02-") for n in names)  # --checkpoint=2 writes epoch 2 whatever its loss
     config = json.loads((folder / "run_config.json").read_text())
     assert config["val_ratio"] == 0.8 and config["input_shape"] == 64 and (config["pairs"]["training"], config["pairs"]["validation"]) == (10, 3)
-    assert (config["loss"], config["focal_weight"], config["boundary_weight"]) == ("combined", 0.8, 0.1)
+    assert (config["loss"], config["focal_weight"], config["boundary_weight"], config["boundary_loss"]) == (
+        "combined", 0.8, 0.1, "bce")
     state = json.loads((folder / "checkpoints.json").read_text())
     assert (folder / state["best"]).is_file() and state["epoch"] == 3
     terms = {"epoch_loss", "epoch_mask_focal", "epoch_mask_ce", "epoch_boundary_loss", "epoch_mask_iou",

@@ -33,3 +33,13 @@ def test_summary_means_and_dataset_iou():
     assert np.isclose(figures["dataset_iou"], (400 + 100) / (400 + 400))
     bg_b = (1600 - 400) / (1600 - 100)
     assert np.isclose(figures["miou_2class"], (1.0 + (0.25 + bg_b) / 2) / 2)
+
+
+def test_outline_distance_bins_errors_by_how_far_they_are_from_the_edge():
+    from benchmarks.error_bands import outline_distance
+    truth = square()
+    distance = outline_distance(truth)
+    assert distance[10, 20] == 0 and distance[9, 20] == 0  # both sides of the top edge
+    assert distance[20, 20] >= 9 and distance[0, 20] >= 9  # the middle, and far outside
+    grown = square(lo=8, hi=32)  # a 2 px halo: every wrong pixel within 2 px of the outline
+    assert distance[grown ^ truth].max() <= 2

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from losses import LossTerm, SegmentationLoss, boundary_loss, boundary_target, cross_entropy, dice_loss
-from losses import focal_loss, matting_loss
+from losses import boundary_focal_loss, focal_loss, matting_loss
 from models.blocks import SigSoftmax
 
 Y = np.array([1.0, 0.0, 1.0, 0.0], np.float32).reshape(1, 2, 2, 1)
@@ -64,6 +64,15 @@ def test_boundary_loss_by_hand():
     assert np.isclose(float(boundary_loss(y, p)[0]), -np.mean([np.log(0.8), np.log(0.9)]), atol=1e-6)
 
 
+def test_boundary_focal_by_hand_and_at_gamma_0():
+    y = np.array([1.0, 0.0, 0.5], np.float32).reshape(1, 1, 3, 1)  # soft targets: the 3 px band is 0.5
+    p = np.array([0.8, 0.1, 0.9], np.float32).reshape(1, 1, 3, 1)
+    assert np.allclose(boundary_focal_loss(y, p, gamma=0.0), boundary_loss(y, p), atol=1e-6)
+    ce = -np.array([np.log(0.8), np.log(0.9), 0.5 * np.log(0.9) + 0.5 * np.log(0.1)])
+    expected = np.mean(np.array([0.2, 0.1, 0.4]) ** 2 * ce)
+    assert np.isclose(float(boundary_focal_loss(y, p)[0]), expected, atol=1e-6)
+
+
 def test_sigsoftmax_sums_to_one_and_matches_definition():
     z = np.array([[-3.0, 2.0], [40.0, -40.0], [0.5, 0.5]], np.float32).reshape(1, 1, 3, 2)
     out = SigSoftmax()(z).numpy()
@@ -83,6 +92,7 @@ def test_matting_loss_zero_when_exact_and_uses_the_image():
 
 
 @pytest.mark.parametrize("fn", [cross_entropy, focal_loss, dice_loss, matting_loss, boundary_loss,
+                                boundary_focal_loss,
                                 SegmentationLoss("combined", 0.8, matting_weight=1.0)])
 def test_gradients_are_finite_even_at_saturation(fn):
     y = tf.constant(np.array([1.0, 0.0, 1.0, 0.0, 0.5, 1.0], np.float32).reshape(1, 2, 3, 1))
@@ -98,3 +108,15 @@ def test_loss_term_metric_tracks_its_term():
     metric.update_state(Y, P)
     assert np.isclose(float(metric.result()), float(focal_loss(Y, P)[0]), atol=1e-6)
     assert metric.name == "focal"
+
+
+@pytest.mark.parametrize("choice,fn", [("bce", boundary_loss), ("focal", boundary_focal_loss)])
+def test_boundary_loss_flag_picks_the_heads_loss(choice, fn):
+    import main
+    import models
+    from engine.train import compile_model, loss_settings
+    args = main.build_parser().parse_args([f"--boundary_loss={choice}", "--weight_dir="])
+    model = models.create("lightnet", 32, boundary=True)
+    weights = loss_settings(args, {"model": "lightnet", "kwargs": {"boundary": True}})
+    compile_model(model, args, steps=1, weights=weights)
+    assert weights["boundary_loss"] == choice and model.loss["boundary"] is fn
