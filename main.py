@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-MODELS = ("lightnet", "lightnet_ctx", "mattingnet")
+MODELS = ("lightnet", "lightnet_ctx", "lightnet_deep", "mattingnet")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
 TRAINING_INPUT_SHAPE = 256
