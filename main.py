@@ -126,8 +126,9 @@ def build_parser():
     train.add_argument("--boundary_weight", type=ranged(float, 0, 1), default=0.1,
                        help="weight of the Canny-boundary head's loss: total = (1-w)*segmentation + w*boundary; "
                             "0 builds no boundary head")
-    train.add_argument("--boundary_loss", choices=("bce", "focal"), default="bce",
-                       help="the boundary head's loss: binary cross-entropy (the seed's) or focal (gamma 2)")
+    train.add_argument("--boundary_loss", choices=("focal", "bce"), default="focal",
+                       help="the boundary head's loss: focal (gamma 2, PortraitNet's) or binary cross-entropy "
+                            "(the seed's; beside the combined loss it cost IoU, see docs/BENCHMARKS.md)")
     train.add_argument("--matting_weight", type=ranged(float, 0), default=None,
                        help="weight of the matting loss (alpha + compositional + gradient) added to the "
                             "segmentation loss (default: 1 for mattingnet, 0 for lightnet)")
