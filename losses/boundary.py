@@ -26,14 +26,19 @@ def boundary_target(matte, thicknesses=THICKNESSES, weights=WEIGHTS):
     return target[..., None] / sum(weights)
 
 
-@keras.saving.register_keras_serializable(package="portrait")
-def boundary_loss(y_true, y_pred):
-    """Binary cross-entropy of the boundary head (B, H, W, 1) against the boundary target, per image."""
+def _pixel_bce(y_true, y_pred):
+    """Per-pixel binary cross-entropy of the boundary head (B, H, W, 1), with the target and clipped p."""
     if y_true.shape[-1] != 1 or y_pred.shape[-1] != 1:
         raise ValueError(f"expected boundary y_true and y_pred (B,H,W,1), got {y_true.shape} and {y_pred.shape}")
     p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
     y = ops.cast(y_true, p.dtype)
-    return ops.mean(-(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p)), axis=(1, 2, 3))
+    return -(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p)), y, p
+
+
+@keras.saving.register_keras_serializable(package="portrait")
+def boundary_loss(y_true, y_pred):
+    """Binary cross-entropy of the boundary head (B, H, W, 1) against the boundary target, per image."""
+    return ops.mean(_pixel_bce(y_true, y_pred)[0], axis=(1, 2, 3))
 
 
 @keras.saving.register_keras_serializable(package="portrait")
@@ -43,11 +48,7 @@ def boundary_focal_loss(y_true, y_pred, gamma=2.0):
     With a focal segmentation loss this keeps the two terms on the same scale, so the 0.9 : 0.1
     weighting means what it says. At gamma 0 it equals ``boundary_loss``.
     """
-    if y_true.shape[-1] != 1 or y_pred.shape[-1] != 1:
-        raise ValueError(f"expected boundary y_true and y_pred (B,H,W,1), got {y_true.shape} and {y_pred.shape}")
-    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
-    y = ops.cast(y_true, p.dtype)
-    ce = -(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p))
+    ce, y, p = _pixel_bce(y_true, y_pred)
     return ops.mean(ops.power(ops.abs(y - p), gamma) * ce, axis=(1, 2, 3))
 
 
