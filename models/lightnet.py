@@ -1,4 +1,5 @@
-"""lightnet, lightnet_ctx and mattingnet: a light encoder-decoder for real-time portrait segmentation on phones.
+"""lightnet, a light encoder-decoder for real-time portrait segmentation on phones, and its variants:
+lightnet_ctx (a global-context gate), lightnet_deep (a deeper encoder) and mattingnet (a soft-alpha head).
 
 Encoder: a 3x3 stride-2 stem and a depthwise stride-2 step reach stride 4 at once (full-resolution
 layers dominate the cost on a phone), then MobileNetV2-style inverted residuals (expansion 3) down
