@@ -1,7 +1,9 @@
 """Where do a model's mistakes lie: on the person's outline, or far from it?
 
     python benchmarks/error_bands.py trained_models/initial.h5 --peer PEERS/selfie_segmentation_legacy.tflite \
-        --dataset_dir ../shared/datasets/eg1800
+        --dataset_dir DATASETS/eg1800
+
+(PEERS and DATASETS: the folders of the shared data holding MediaPipe's file and the datasets.)
 
 For each model, over ``<dataset_dir>/testing`` at the images' own resolution (prediction =
 probability >= 0.5, truth = matte >= 128, as ``--evaluate``): the wrong pixels, binned by their
@@ -19,9 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
-
-from engine.evaluate import test_pairs  # noqa: E402
+from convert.tflite import LiteRTModel  # noqa: E402
+from engine.evaluate import boundary, test_pairs  # noqa: E402
 from engine.infer import predict_alpha  # noqa: E402
 from engine.predictors import load_predictor  # noqa: E402
 
@@ -42,25 +43,20 @@ def ours(path):
 
 
 def peer(path):
-    interpreter = Interpreter(model_path=path)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    height, width = inp["shape"][1:3]
+    model = LiteRTModel(path)
+    height, width = model.input["shape"][1:3]
 
     def alpha(image):
         x = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        interpreter.set_tensor(inp["index"], x[None])
-        interpreter.invoke()
-        prob = interpreter.get_tensor(out["index"])[0, ..., -1]
+        prob = model(x[None])[0, ..., -1]
         return cv2.resize(prob, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     return alpha
 
 
 def outline_distance(truth):
     """Distance of each pixel to the nearest pixel on either side of the true outline."""
-    t, kernel = truth.astype(np.uint8), np.ones((3, 3), np.uint8)
-    outline = (t - cv2.erode(t, kernel)) | (cv2.dilate(t, kernel) - t)
-    return cv2.distanceTransform((outline == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outline = boundary(truth) | boundary(~truth)
+    return cv2.distanceTransform((~outline).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def main():

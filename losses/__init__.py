@@ -73,5 +73,6 @@ def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0):
     return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t) for t in term_names(kind, matting_weight, dice_weight)]
 
 
-__all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss", "boundary_target", "cross_entropy",
-           "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU", "PixelAccuracy", "LOSS_KINDS"]
+__all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss",
+           "boundary_target", "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU",
+           "PixelAccuracy", "LOSS_KINDS"]

@@ -3,6 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import main
+import models
+from engine.train import compile_model, loss_settings
 from losses import LossTerm, SegmentationLoss, boundary_loss, boundary_target, cross_entropy, dice_loss
 from losses import boundary_focal_loss, focal_loss, matting_loss
 from models.blocks import SigSoftmax
@@ -112,9 +115,6 @@ def test_loss_term_metric_tracks_its_term():
 
 @pytest.mark.parametrize("choice,fn", [("bce", boundary_loss), ("focal", boundary_focal_loss)])
 def test_boundary_loss_flag_picks_the_heads_loss(choice, fn):
-    import main
-    import models
-    from engine.train import compile_model, loss_settings
     args = main.build_parser().parse_args([f"--boundary_loss={choice}", "--weight_dir="])
     model = models.create("lightnet", 32, boundary=True)
     weights = loss_settings(args, {"model": "lightnet", "kwargs": {"boundary": True}})
