@@ -121,6 +121,11 @@ def build_parser():
                        help="segmentation loss: combined = focal_weight*focal + (1-focal_weight)*cross-entropy")
     train.add_argument("--focal_weight", type=ranged(float, 0, 1.0000001), default=0.8,
                        help="share of focal loss in the combined loss")
+    train.add_argument("--focal_gamma", type=ranged(float, 0), default=2.0,
+                       help="focal loss's gamma: easy pixels weigh (1-p_t)^gamma (0: cross-entropy)")
+    train.add_argument("--focal_alpha", type=ranged(float, 0, 1, low_open=True), default=None,
+                       help="focal loss's class weight: the person alpha, the background 1-alpha "
+                            "(default: none, both weigh the same)")
     train.add_argument("--dice_weight", type=ranged(float, 0), default=0.0,
                        help="weight of a per-image soft Dice term added to the segmentation loss")
     train.add_argument("--boundary_weight", type=ranged(float, 0, 1), default=0.1,

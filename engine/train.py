@@ -71,7 +71,8 @@ def loss_settings(args, spec):
     if args.boundary_weight > 0 and not has_head:
         print(f"note: {args.weight_dir} has no boundary head; the boundary term is off for this run")
     matting = args.matting_weight if args.matting_weight is not None else float(spec["model"] == "mattingnet")
-    return {"loss": args.loss, "focal_weight": args.focal_weight, "dice_weight": args.dice_weight,
+    return {"loss": args.loss, "focal_weight": args.focal_weight, "focal_gamma": args.focal_gamma,
+            "focal_alpha": args.focal_alpha, "dice_weight": args.dice_weight,
             "boundary_weight": args.boundary_weight if has_head else 0.0, "boundary_loss": args.boundary_loss,
             "matting_weight": matting}
 
@@ -104,9 +105,10 @@ def learning_rate(args, steps):
 
 def compile_model(model, args, steps, weights):
     """Adam, the segmentation loss with its named terms as metrics, and the boundary head's loss."""
+    focal = {"focal_gamma": weights["focal_gamma"], "focal_alpha": weights["focal_alpha"]}
     segmentation = losses.SegmentationLoss(weights["loss"], weights["focal_weight"], weights["matting_weight"],
-                                           weights["dice_weight"])
-    metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"], weights["dice_weight"])
+                                           weights["dice_weight"], **focal)
+    metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"], weights["dice_weight"], **focal)
     loss, loss_weights = {"mask": segmentation}, {"mask": 1.0}
     if weights["boundary_weight"]:
         loss["boundary"] = losses.BOUNDARY_LOSSES[weights["boundary_loss"]]

@@ -6,6 +6,7 @@ The training objective is
     segmentation = base + dice_weight * dice + matting_weight * matting
     boundary (--boundary_loss): BCE (the seed's) or focal on the boundary head.
     base (--loss): combined = focal_weight * focal + (1 - focal_weight) * ce, or ce, focal, dice alone.
+    focal (--focal_gamma, --focal_alpha): Lin et al.'s, gamma 2 and no class weighting by default.
 """
 import keras
 
@@ -23,18 +24,21 @@ class SegmentationLoss(keras.losses.Loss):
     """The mask output's loss: ``kind`` (see module docstring) plus the weighted Dice and matting terms."""
 
     def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, dice_weight=0.0,
-                 name="segmentation_loss", **kwargs):
+                 focal_gamma=2.0, focal_alpha=None, name="segmentation_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if kind not in LOSS_KINDS:
             raise ValueError(f"unknown loss '{kind}'; valid: {', '.join(LOSS_KINDS)}")
         self.kind, self.focal_weight, self.matting_weight = kind, focal_weight, matting_weight
-        self.dice_weight = dice_weight
+        self.dice_weight, self.focal_gamma, self.focal_alpha = dice_weight, focal_gamma, focal_alpha
+
+    def base(self, y_true, y_pred):
+        focal = lambda: focal_loss(y_true, y_pred, self.focal_gamma, self.focal_alpha)  # noqa: E731
+        if self.kind == "combined":
+            return self.focal_weight * focal() + (1 - self.focal_weight) * cross_entropy(y_true, y_pred)
+        return focal() if self.kind == "focal" else TERMS[self.kind](y_true, y_pred)
 
     def call(self, y_true, y_pred):
-        if self.kind == "combined":
-            loss = self.focal_weight * focal_loss(y_true, y_pred) + (1 - self.focal_weight) * cross_entropy(y_true, y_pred)
-        else:
-            loss = TERMS[self.kind](y_true, y_pred)
+        loss = self.base(y_true, y_pred)
         if self.dice_weight:
             loss = loss + self.dice_weight * dice_loss(y_true, y_pred)
         if self.matting_weight:
@@ -43,22 +47,25 @@ class SegmentationLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "focal_weight": self.focal_weight,
-                "matting_weight": self.matting_weight, "dice_weight": self.dice_weight}
+                "matting_weight": self.matting_weight, "dice_weight": self.dice_weight,
+                "focal_gamma": self.focal_gamma, "focal_alpha": self.focal_alpha}
 
 
 @keras.saving.register_keras_serializable(package="portrait")
 class LossTerm(keras.metrics.Mean):
-    """One loss term, tracked by its own name (ce, focal, dice, matting) beside the total."""
+    """One loss term, tracked by its own name (ce, focal, dice, matting) beside the total.
 
-    def __init__(self, term="ce", name=None, **kwargs):
+    ``options`` are the term's keyword arguments (the focal term's gamma and alpha_weight)."""
+
+    def __init__(self, term="ce", options=None, name=None, **kwargs):
         super().__init__(name=name or term, **kwargs)
-        self.term = term
+        self.term, self.options = term, dict(options or {})
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(TERMS[self.term](y_true, y_pred))
+        return super().update_state(TERMS[self.term](y_true, y_pred, **self.options))
 
     def get_config(self):
-        return {**super().get_config(), "term": self.term}
+        return {**super().get_config(), "term": self.term, "options": self.options}
 
 
 def term_names(kind, matting_weight, dice_weight=0.0):
@@ -69,8 +76,10 @@ def term_names(kind, matting_weight, dice_weight=0.0):
     return names + (["matting"] if matting_weight else [])
 
 
-def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0):
-    return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t) for t in term_names(kind, matting_weight, dice_weight)]
+def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0, focal_alpha=None):
+    focal = {"gamma": focal_gamma, "alpha_weight": focal_alpha}
+    return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t, focal if t == "focal" else None)
+                                                 for t in term_names(kind, matting_weight, dice_weight)]
 
 
 __all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss",

@@ -57,6 +57,7 @@ def test_seed_train_line(trained, workdir):
     assert config["val_ratio"] == 0.8 and config["input_shape"] == 64 and (config["pairs"]["training"], config["pairs"]["validation"]) == (10, 3)
     assert (config["loss"], config["focal_weight"], config["boundary_weight"], config["boundary_loss"]) == (
         "combined", 0.8, 0.1, "focal")
+    assert (config["focal_gamma"], config["focal_alpha"]) == (2.0, None)
     state = json.loads((folder / "checkpoints.json").read_text())
     assert (folder / state["best"]).is_file() and state["epoch"] == 3
     terms = {"epoch_loss", "epoch_mask_focal", "epoch_mask_ce", "epoch_boundary_loss", "epoch_mask_iou",

@@ -7,7 +7,7 @@ import main
 import models
 from engine.train import compile_model, loss_settings
 from losses import LossTerm, SegmentationLoss, boundary_loss, boundary_target, cross_entropy, dice_loss
-from losses import boundary_focal_loss, focal_loss, matting_loss
+from losses import boundary_focal_loss, focal_loss, mask_metrics, matting_loss
 from models.blocks import SigSoftmax
 
 Y = np.array([1.0, 0.0, 1.0, 0.0], np.float32).reshape(1, 2, 2, 1)
@@ -31,6 +31,26 @@ def test_combined_is_weighted_focal_plus_ce():
     assert np.allclose(SegmentationLoss("combined", 0.8)(Y, P), np.mean(expected), atol=1e-6)
     two_channel = np.concatenate([1 - P, P], axis=-1)
     assert np.allclose(SegmentationLoss("combined", 0.8)(Y, two_channel), np.mean(expected), atol=1e-6)
+
+
+def test_focal_flags_reach_the_loss_and_its_logged_term():
+    args = main.build_parser().parse_args(["--focal_gamma=1", "--focal_alpha=0.25", "--weight_dir="])
+    weights = loss_settings(args, {"model": "lightnet", "kwargs": {"boundary": False}})
+    assert (weights["focal_gamma"], weights["focal_alpha"]) == (1.0, 0.25)
+    model = models.create("lightnet", 32)
+    compile_model(model, args, steps=1, weights=weights)
+    expected = focal_loss(Y, P, gamma=1.0, alpha_weight=0.25)
+    assert np.allclose(model.loss["mask"](Y, P), np.mean(0.8 * expected + 0.2 * cross_entropy(Y, P)), atol=1e-6)
+    term = next(m for m in mask_metrics("combined", focal_gamma=1.0, focal_alpha=0.25) if m.name == "focal")
+    term.update_state(Y, P)
+    assert np.isclose(float(term.result()), float(expected[0]), atol=1e-6)
+
+
+def test_focal_settings_survive_the_loss_config():
+    loss = SegmentationLoss("focal", focal_gamma=0.0)
+    assert np.allclose(loss(Y, P), np.mean(cross_entropy(Y, P)), atol=1e-6)
+    restored = SegmentationLoss.from_config(loss.get_config())
+    assert (restored.focal_gamma, restored.focal_alpha) == (0.0, None)
 
 
 def test_dice_by_hand():
