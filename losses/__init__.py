@@ -31,11 +31,16 @@ class SegmentationLoss(keras.losses.Loss):
         self.kind, self.focal_weight, self.matting_weight = kind, focal_weight, matting_weight
         self.dice_weight, self.focal_gamma, self.focal_alpha = dice_weight, focal_gamma, focal_alpha
 
+    def focal(self, y_true, y_pred):
+        return focal_loss(y_true, y_pred, self.focal_gamma, self.focal_alpha)
+
     def base(self, y_true, y_pred):
-        focal = lambda: focal_loss(y_true, y_pred, self.focal_gamma, self.focal_alpha)  # noqa: E731
         if self.kind == "combined":
-            return self.focal_weight * focal() + (1 - self.focal_weight) * cross_entropy(y_true, y_pred)
-        return focal() if self.kind == "focal" else TERMS[self.kind](y_true, y_pred)
+            ce = cross_entropy(y_true, y_pred)
+            return self.focal_weight * self.focal(y_true, y_pred) + (1 - self.focal_weight) * ce
+        if self.kind == "focal":
+            return self.focal(y_true, y_pred)
+        return TERMS[self.kind](y_true, y_pred)
 
     def call(self, y_true, y_pred):
         loss = self.base(y_true, y_pred)
