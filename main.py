@@ -8,6 +8,9 @@ import os
 import sys
 
 MODELS = ("lightnet", "lightnet_ctx", "lightnet_deep", "mattingnet")
+ENCODERS = ("lightnet", "mobilenetv2_035", "mobilenetv2_050", "mobilenetv2_075", "mobilenetv2_100", "mobilenetv2_140",
+            "mobilenetv3small_075", "mobilenetv3small_100", "mobilenetv3small_minimal_100", "mobilenetv3large_100",
+            "mobilenetv3large_minimal_100")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
 TRAINING_INPUT_SHAPE = 256
@@ -112,6 +115,12 @@ def build_parser():
                        help="with --finetune=True: epochs to train with the encoder frozen")
     train.add_argument("--model", choices=MODELS, default=None,
                        help="architecture for a fresh model (default lightnet); a checkpoint brings its own")
+    train.add_argument("--encoder", choices=ENCODERS, default=None,
+                       help="encoder for a fresh model (default lightnet, the project's own; the others are "
+                            "keras.applications networks); a checkpoint brings its own")
+    train.add_argument("--encoder_weights", default=None, metavar="imagenet|none|PATH",
+                       help="starting weights of a keras.applications encoder: imagenet (Keras downloads them; "
+                            "the default), none (random) or the path of Keras's weights file")
     train.add_argument("--activation", choices=ACTIVATIONS, default=None,
                        help="output activation for a fresh model (default: softmax for lightnet, sigmoid for "
                             "mattingnet)")

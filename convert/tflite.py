@@ -19,7 +19,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, foreground, output_kind, write_sidecar
-from data.dataset import decode_image, find_pairs
+from data.dataset import dataset_dirs, decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
 from engine.files import writable_folder, write_bytes
@@ -194,11 +194,12 @@ def convert(args, weights, variants=("float32",), android=False):
     writable_folder(os.path.dirname(stem) or ".", "--tflite_name")
     static = static_copy(model, spec, size)
     channels = static.output_shape[-1]
-    batches, source = image_batches(args.dataset_dir, ("testing", "training"), size, PARITY_IMAGES)
+    images_from = dataset_dirs(args.dataset_dir)[0]
+    batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
     reference = keras_reference(static, batches, channels)
     calibration = []
     if "int8" in variants:
-        calibration, _ = image_batches(args.dataset_dir, ("training",), size, CALIBRATION_IMAGES)
+        calibration, _ = image_batches(images_from, ("training",), size, CALIBRATION_IMAGES)
     exports = planned(stem, variants, android, channels)
     for e in exports:
         e.content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)

@@ -41,6 +41,23 @@ def find_pairs(folder):
     return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
 
 
+def dataset_dirs(text):
+    """``--dataset_dir``: one folder, or several separated by commas."""
+    folders = [d.strip() for d in text.split(",") if d.strip()]
+    if not folders:
+        raise UserError(f"--dataset_dir is empty: give a folder with training/ and testing/, got '{text}'")
+    return folders
+
+
+def set_names(folders):
+    """A short name per dataset folder (its last path part), for per-set figures such as val_eg1800_iou."""
+    names = [os.path.basename(os.path.normpath(f)) for f in folders]
+    if len(set(names)) < len(names):
+        raise UserError(f"--dataset_dir: two folders share the name {next(n for n in names if names.count(n) > 1)}; "
+                        "per-set figures need distinct folder names")
+    return names
+
+
 def split_pairs(pairs, val_ratio, seed):
     """Seeded shuffle, then the first ``val_ratio`` share trains and the rest validates."""
     if not 0.0 < val_ratio < 1.0:

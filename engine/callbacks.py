@@ -96,6 +96,22 @@ class SkippedSamples(keras.callbacks.Callback):
             logs["skipped"] = self.count
 
 
+class PerSetValidation(keras.callbacks.Callback):
+    """Adds ``val_<set>_iou``, the foreground IoU on each dataset's own validation pairs, to every epoch's
+    figures (the epoch line, TensorBoard, the history)."""
+
+    def __init__(self, datasets):
+        super().__init__()
+        self.datasets = datasets
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for name, ds in self.datasets.items():
+            figures = self.model.evaluate(ds, verbose=0, return_dict=True)
+            logs[f"val_{name}_iou"] = next(v for k, v in figures.items() if k.endswith("iou"))
+
+
 class PredictionImages(keras.callbacks.Callback):
     """Logs a few validation images as image | truth | prediction rows to TensorBoard each epoch."""
 

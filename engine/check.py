@@ -1,7 +1,7 @@
 """``--check_data``: scan a dataset once, without training, and report what training would meet."""
 import os
 
-from data.dataset import find_pairs, split_pairs
+from data.dataset import dataset_dirs, find_pairs, split_pairs
 from data.scan import scan_pairs, size_text
 
 
@@ -15,10 +15,15 @@ def report_lines(split, report):
 
 
 def check_data(args):
-    """Print the problems and the pair counts; returns 1 if any file is unusable, else 0."""
-    train, val = split_pairs(find_pairs(os.path.join(args.dataset_dir, "training")), args.val_ratio, args.seed)
+    """Scan each --dataset_dir folder; returns 1 if any file is unusable, else 0."""
+    return max(check_folder(folder, args.val_ratio, args.seed) for folder in dataset_dirs(args.dataset_dir))
+
+
+def check_folder(folder, val_ratio, seed):
+    """Print the problems and the pair counts of one folder; returns 1 if any file is unusable, else 0."""
+    train, val = split_pairs(find_pairs(os.path.join(folder, "training")), val_ratio, seed)
     splits = {"training": train, "validation": val}
-    testing = os.path.join(args.dataset_dir, "testing")
+    testing = os.path.join(folder, "testing")
     if os.path.isdir(testing):
         splits["testing"] = find_pairs(testing)
     reports = {split: scan_pairs(pairs) for split, pairs in splits.items()}
@@ -27,7 +32,7 @@ def check_data(args):
             print(line)
     counts = ", ".join(f"{split} {len(r.good)}" + (f" (+{len(r.bad)} bad)" if r.bad else "") for split, r in reports.items())
     bad = sum(len(r.bad) for r in reports.values())
-    print(f"{args.dataset_dir}: {counts} usable pairs; {bad} bad, "
+    print(f"{folder}: {counts} usable pairs; {bad} bad, "
           f"{sum(len(r.resized) for r in reports.values())} size mismatches, "
           f"{sum(len(r.empty) for r in reports.values())} empty mattes")
     return 1 if bad else 0

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from data.dataset import decode_image, decode_matte, find_pairs
+from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
 from engine.files import writable_folder
 from engine.infer import predict_alpha, write_image
 from engine.predictors import load_predictor
@@ -71,20 +71,36 @@ def contact_sheet(rows):
     return np.vstack([np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0))) for s in strips])
 
 
+def figure_line(figures):
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+
+
 def evaluate(args, weights):
-    """Score ``weights`` on the test split; prints one summary line and writes the worst images."""
+    """Score ``weights`` on each --dataset_dir folder's test split: one summary line per set (and their mean
+    when there are several); the worst images of each go to --output_dir. Returns the figures by set."""
     predict, size = load_predictor(weights, args.input_shape)
-    iterator, count = test_pairs(args.dataset_dir)
+    folders = dataset_dirs(args.dataset_dir)
+    by_set = {}
+    for name, folder in zip(set_names(folders), folders):
+        figures, sheet = evaluate_set(predict, size, folder, args.output_dir, weights, name if len(folders) > 1 else "")
+        print((f"set={name} " if len(folders) > 1 else "") + figure_line(figures))
+        print(f"worst {min(WORST_SHOWN, figures['images'])} images: {sheet}")
+        by_set[name] = figures
+    if len(folders) > 1:
+        keys = ("mean_fg_iou", "dataset_iou", "miou_2class", "boundary_f")
+        print(f"mean over {len(folders)} sets: " + figure_line({k: float(np.mean([f[k] for f in by_set.values()]))
+                                                              for k in keys}))
+    return by_set if len(folders) > 1 else by_set[name]
+
+
+def evaluate_set(predict, size, folder, output_dir, weights, label):
+    iterator, count = test_pairs(folder)
     results, start = [], time.perf_counter()
     for image, matte, path in iterator:
         pred = predict_alpha(predict, image, size) >= 0.5
         results.append((score(matte[..., 0] >= 128 / 255, pred), path.decode(), pred))
-    elapsed = time.perf_counter() - start
-    figures = summarize([r[0] for r in results], count / elapsed, size)
-    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
-    sheet = write_worst(results, args.output_dir, weights)
-    print(f"worst {min(WORST_SHOWN, count)} images: {sheet}")
-    return figures
+    figures = summarize([r[0] for r in results], count / (time.perf_counter() - start), size)
+    return figures, write_worst(results, output_dir, weights, label)
 
 
 def summarize(scores, img_per_s, size):
@@ -95,14 +111,14 @@ def summarize(scores, img_per_s, size):
             "boundary_f": mean("boundary_f"), "img_per_s": float(img_per_s)}
 
 
-def write_worst(results, output_dir, weights):
+def write_worst(results, output_dir, weights, label=""):
     worst = sorted(results, key=lambda r: r[0]["fg_iou"])[:WORST_SHOWN]
     rows = []
     for s, path, pred in worst:
         image = decode_image(path).numpy()
         truth = (decode_matte(path.rsplit(".", 1)[0] + "_matte.png").numpy()[..., 0] >= 0.5)
         rows.append((image, (truth * 255).astype(np.uint8), (pred * 255).astype(np.uint8)))
-    stem = os.path.splitext(os.path.basename(weights))[0]
+    stem = os.path.splitext(os.path.basename(weights))[0] + (f"_{label}" if label else "")
     path = os.path.join(writable_folder(output_dir, "--output_dir"), f"{stem}_worst.jpg")
     write_image(path, contact_sheet(rows))
     return path

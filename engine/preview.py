@@ -2,7 +2,7 @@
 import os
 
 from data.augment import DEFAULT_SPEC, build_augmenter, preview_grid
-from data.dataset import find_pairs, make_dataset
+from data.dataset import dataset_dirs, find_pairs, make_dataset
 from engine.files import writable_folder
 from engine.infer import write_image
 
@@ -15,7 +15,7 @@ def augment_spec(args):
 def preview_augment(args):
     """Write N augmented training pairs (image | matte overlay) as one grid; returns its path."""
     augment = build_augmenter(augment_spec(args))
-    pairs = find_pairs(os.path.join(args.dataset_dir, "training"))[: args.preview_augment]
+    pairs = find_pairs(os.path.join(dataset_dirs(args.dataset_dir)[0], "training"))[: args.preview_augment]
     ds = make_dataset(pairs, args.input_shape, len(pairs), training=True, seed=args.seed, augment=augment)
     images, mattes = next(iter(ds))
     path = os.path.join(writable_folder(args.output_dir, "--output_dir"), "augment_preview.png")

@@ -8,15 +8,15 @@ import keras
 
 import losses
 from data.augment import build_augmenter
-from data.dataset import find_pairs, make_dataset, name_list, split_pairs, training_targets
+from data.dataset import dataset_dirs, find_pairs, make_dataset, name_list, set_names, split_pairs, training_targets
 from data.scan import scan_pairs, size_text
-from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PredictionImages, SkippedSamples,
-                              StopOnNonFinite)
+from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
+                              SkippedSamples, StopOnNonFinite)
 from engine.files import read_json, writable_folder, write_json
 from engine.preview import augment_spec
 from errors import RunStopped, UserError
+from models import encoders
 from models.checkpoint import build, load_checkpoint, make_spec, restore_optimizer, saved_epoch
-from models.lightnet import ENCODER_PREFIX
 
 PREVIEW_IMAGES = 4
 RUN_CONFIG = "run_config.json"
@@ -28,18 +28,40 @@ def warn(message):
 
 def prepare_model(args):
     """The network to train and its spec: from ``--weight_dir`` when given, else freshly built."""
-    if args.weight_dir:
-        model, spec = load_checkpoint(args.weight_dir, args.input_shape)
-        if args.model and args.model != spec["model"]:
-            raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
-        built_width = spec["kwargs"].get("width", 1.0)
-        if args.width and args.width != built_width:
-            raise UserError(f"--width={args.width} but --weight_dir {args.weight_dir} "
-                            f"was built with width {built_width}")
-        return model, {**spec, "input_shape": args.input_shape}
+    return checkpoint_model(args) if args.weight_dir else fresh_model(args)
+
+
+def checkpoint_model(args):
+    if args.encoder_weights:
+        raise UserError(f"--encoder_weights={args.encoder_weights} is for a fresh model, but --weight_dir "
+                        f"{args.weight_dir} brings its own weights (give --weight_dir= to start fresh)")
+    model, spec = load_checkpoint(args.weight_dir, args.input_shape)
+    if args.model and args.model != spec["model"]:
+        raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
+    for flag, default in (("width", 1.0), ("encoder", encoders.OWN)):
+        built = spec["kwargs"].get(flag, default)
+        if getattr(args, flag) and getattr(args, flag) != built:
+            raise UserError(f"--{flag}={getattr(args, flag)} but --weight_dir {args.weight_dir} "
+                            f"was built with {flag} {built}")
+    return model, {**spec, "input_shape": args.input_shape}
+
+
+def fresh_model(args):
+    """A new network; a keras.applications encoder starts from --encoder_weights (default: imagenet)."""
     kwargs = {name: getattr(args, name) for name in ("activation", "width") if getattr(args, name)}
+    pretrained = args.encoder not in (None, encoders.OWN)
+    if pretrained:
+        kwargs["encoder"] = args.encoder
+    elif args.encoder_weights not in (None, "none"):
+        raise UserError(f"--encoder_weights={args.encoder_weights}: the lightnet encoder has no pretrained weights; "
+                        f"choose a keras.applications --encoder")
     spec = make_spec(args.model or "lightnet", args.input_shape, boundary=args.boundary_weight > 0, **kwargs)
-    return build(spec), spec
+    model = build(spec)
+    weights = args.encoder_weights or "imagenet"
+    if pretrained and weights != "none":
+        encoders.load_encoder_weights(model, args.encoder, weights)
+        print(f"encoder {args.encoder}: weights from {weights}")
+    return model, spec
 
 
 def resume_state(args):
@@ -91,9 +113,8 @@ def usable(pairs, split):
 
 
 def set_encoder_trainable(model, trainable):
-    for layer in model.layers:
-        if layer.name.startswith(ENCODER_PREFIX):
-            layer.trainable = trainable
+    for layer in encoders.encoder_layers(model):
+        layer.trainable = trainable
 
 
 def learning_rate(args, steps):
@@ -150,12 +171,30 @@ def fit_phases(model, args, data, callbacks, weights, run):
             return
 
 
+def split_sets(dataset_dir, val_ratio, seed):
+    """Each folder's training/ pairs split on its own: {set name: (training pairs, validation pairs)}, and how
+    many unusable pairs were left out."""
+    folders, sets, skipped = dataset_dirs(dataset_dir), {}, 0
+    for name, folder in zip(set_names(folders), folders):
+        train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(folder, "training")), val_ratio, seed)
+        (train_pairs, bad_train), (val_pairs, bad_val) = usable(train_pairs, "training"), usable(val_pairs, "validation")
+        sets[name], skipped = (train_pairs, val_pairs), skipped + bad_train + bad_val
+    return sets, skipped
+
+
+def per_set_validation(sets, args, targets):
+    """With several datasets, a callback adding val_<set>_iou for each one to the epoch's figures."""
+    if len(sets) < 2:
+        return []
+    return [PerSetValidation({name: make_dataset(val, args.input_shape, args.batch_size, training=False,
+                                                 targets=targets) for name, (_, val) in sets.items()})]
+
+
 def train(args):
     """Train, fine-tune or resume as the flags say; returns the path of the best checkpoint."""
-    train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(args.dataset_dir, "training")),
-                                         args.val_ratio, args.seed)
-    (train_pairs, bad_train), (val_pairs, bad_val) = usable(train_pairs, "training"), usable(val_pairs, "validation")
-    skipped = bad_train + bad_val
+    sets, skipped = split_sets(args.dataset_dir, args.val_ratio, args.seed)
+    train_pairs = [pair for pairs, _ in sets.values() for pair in pairs]
+    val_pairs = [pair for _, pairs in sets.values() for pair in pairs]
     keras.utils.set_random_seed(args.seed)
     run = resume_state(args) if args.resume else fresh_state(args)
     writable_folder(args.checkpoint_path, "--checkpoint_path")
@@ -176,13 +215,14 @@ def train(args):
     if not run["log_dir"]:
         name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run["log_dir"] = os.path.join(writable_folder(args.log_dir, "--log_dir"), name)
-    write_run_config(args, run, weights, {"training": len(train_pairs), "validation": len(val_pairs),
-                                          "skipped": skipped}, params)
+    counts = {"training": len(train_pairs), "validation": len(val_pairs), "skipped": skipped,
+              "per_set": {name: {"training": len(t), "validation": len(v)} for name, (t, v) in sets.items()}}
+    write_run_config(args, run, weights, counts, params)
 
     checkpoints = CheckpointWriter(args.checkpoint_path, spec, args.checkpoint, args.monitor, run["best"],
                                    run["best_path"])
     guard = StopOnNonFinite()
-    callbacks = [SkippedSamples(skipped), guard, checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
+    callbacks = [SkippedSamples(skipped), guard, *per_set_validation(sets, args, targets), checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
                  write_graph=False), PredictionImages(run["log_dir"], *preview_batch(val_ds))]
     fit_phases(model, args, (train_ds, val_ds, math.ceil(len(train_pairs) / args.batch_size)), callbacks, weights,
                run)

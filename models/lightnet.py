@@ -10,7 +10,7 @@ At 224x224 its float32 .tflite runs about as fast as MediaPipe's selfie segmente
 import keras
 from keras import layers
 
-from models import blocks
+from models import blocks, encoders
 from models.registry import register
 
 STEM_CHANNELS, STRIDE4_CHANNELS = 16, 24
@@ -19,7 +19,7 @@ ENCODER_STAGES = ((3, 32, 2, 2), (3, 64, 3, 2), (3, 96, 2, 1), (3, 128, 2, 2))
 # lightnet_deep: three more blocks where a block costs few parameters (strides 8 and 16).
 DEEP_STAGES = ((3, 32, 3, 2), (3, 64, 5, 2), (3, 96, 2, 1), (3, 128, 2, 2))
 DECODER_CHANNELS = (48, 32, 24)
-ENCODER_PREFIX = "enc_"
+ENCODER_PREFIX = encoders.OWN_PREFIX
 OUTPUT_CHANNELS = {"softmax": 2, "sigsoftmax": 2, "sigmoid": 1}
 
 
@@ -65,13 +65,15 @@ def boundary_head(features):
     return layers.Activation("sigmoid", name="boundary")(x)
 
 
-def _build(name, input_shape, activation, width, batch_size, with_boundary, context=False, stages=ENCODER_STAGES):
+def _build(name, input_shape, activation, width, batch_size, with_boundary, encoder_name, context=False,
+           stages=ENCODER_STAGES):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
     if activation not in OUTPUT_CHANNELS:
         raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(OUTPUT_CHANNELS)}")
     image = blocks.input_layer(input_shape, batch_size=batch_size)
-    x = decoder(encoder(image, width, stages), width, context)
+    own = encoder_name == encoders.OWN
+    x = decoder(encoder(image, width, stages) if own else encoders.features(image, encoder_name), width, context)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
     logits = blocks.upsample(logits, factor=4, name="logits")
     probs = blocks.output_activation(logits, activation)
@@ -80,28 +82,28 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, cont
 
 
 @register
-def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None):
+def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
     """Segmentation network: 2-channel softmax (background, person) by default, or sigsoftmax, or
     1-channel sigmoid. Outputs {"mask": probabilities}, plus "boundary" (a training-only head) with
     ``boundary``; ``models.checkpoint.mask_model`` gives the plain image -> mask model."""
-    return _build("lightnet", input_shape, activation, width, batch_size, boundary)
+    return _build("lightnet", input_shape, activation, width, batch_size, boundary, encoder)
 
 
 @register
-def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None):
+def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
     """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
-    return _build("mattingnet", input_shape, activation, width, batch_size, boundary)
+    return _build("mattingnet", input_shape, activation, width, batch_size, boundary, encoder)
 
 
 @register
-def lightnet_ctx(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None):
+def lightnet_ctx(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
     """lightnet whose decoder starts from an LR-ASPP global-context gate (MobileNetV3) at stride 32:
     each deep feature is weighed by the whole image's average, for under 2 % more parameters."""
-    return _build("lightnet_ctx", input_shape, activation, width, batch_size, boundary, context=True)
+    return _build("lightnet_ctx", input_shape, activation, width, batch_size, boundary, encoder, context=True)
 
 
 @register
-def lightnet_deep(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None):
+def lightnet_deep(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
     """lightnet with five blocks instead of three at stride 16 and three instead of two at stride 8:
     more depth and a wider view for 17 % more parameters, where the extra layers are cheap to run."""
-    return _build("lightnet_deep", input_shape, activation, width, batch_size, boundary, stages=DEEP_STAGES)
+    return _build("lightnet_deep", input_shape, activation, width, batch_size, boundary, encoder, stages=DEEP_STAGES)

@@ -13,9 +13,10 @@ MAIN = os.path.join(REPO, "main.py")
 SEED_INFER_IMAGE = "./dataset/selfie/training/00694.png"
 
 
-def run_cli(args, cwd, timeout=600):
-    """Run main.py as a user would; returns the CompletedProcess (text output)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+def run_cli(args, cwd, timeout=600, env=None):
+    """Run main.py as a user would (``env``: variables added to the environment); returns the
+    CompletedProcess (text output)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, MAIN, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
