@@ -146,7 +146,11 @@ def build_parser():
     train.add_argument("--matting_weight", type=ranged(float, 0), default=None,
                        help="weight of the matting loss (alpha + compositional + gradient) added to the "
                             "segmentation loss (default: 1 for mattingnet, 0 for lightnet)")
-    train.add_argument("--seed", type=int, default=42, help="seed for the split, shuffling and initialisation")
+    train.add_argument("--seed", type=int, default=42, help="seed for the shuffling, augmentation and initialisation, "
+                                                           "and for the split unless --split_seed is given")
+    train.add_argument("--split_seed", type=int, default=None,
+                       help="seed of the training/validation split (default: --seed); keep a checkpoint's own when "
+                            "fine-tuning it with another --seed, or its validation images get trained on")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
 
@@ -210,9 +214,18 @@ def run(args):
     return status
 
 
+def given_flags(argv):
+    """The flags named on the command line (not left at their defaults)."""
+    probe = build_parser()
+    for action in probe._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(probe.parse_args(argv)))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.given = given_flags(argv)
     check_combination(parser, args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from errors import RunStopped, UserError

@@ -28,7 +28,7 @@ def pipeline_rate(pairs, args):
     from data.dataset import make_dataset, training_targets
 
     ds = make_dataset(pairs, args.input_shape, args.batch_size, training=True, seed=0,
-                      augment=build_augmenter(DEFAULT_SPEC), targets=training_targets(True, False)).repeat()
+                      augment=build_augmenter(DEFAULT_SPEC), targets=training_targets(True, False))
     iterator = iter(ds)
     for _ in range(3):
         next(iterator)

@@ -105,22 +105,36 @@ def training_targets(boundary, matting):
     return targets
 
 
-def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None):
+def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
-    Training pipelines reshuffle every epoch and, with ``augment(image, matte, seed_pair)``,
-    augment each sample with a stateless per-sample seed that changes from epoch to epoch.
+    An evaluation pipeline is one pass in order. A training pipeline is endless, epoch after epoch from
+    ``first_epoch`` (fit it with ``steps_per_epoch``): epoch e is a shuffle of ``pairs`` and, with
+    ``augment(image, matte, seed_pair)``, one augmentation per sample, both drawn statelessly from
+    (``seed``, e, sample), so a run resumed at epoch e sees the images an uninterrupted run would.
     ``targets(image, matte)`` (see ``training_targets``) shapes what each sample yields.
     """
-    images, mattes = zip(*pairs)
-    ds = tf.data.Dataset.from_tensor_slices((list(images), list(mattes)))
-    if training:
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda i, m: load_pair(i, m, size), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and augment is not None:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pair, s: augment(*pair, s),
-                                                  num_parallel_calls=tf.data.AUTOTUNE)
-    if targets is not None:
-        ds = ds.map(targets, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)
+    images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
+
+    def batches(ds, sample):
+        if targets is not None:
+            sample = (lambda fn: lambda *x: targets(*fn(*x)))(sample)
+        return ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
+
+    if not training:
+        return batches(tf.data.Dataset.from_tensor_slices((images, mattes)),
+                       lambda i, m: load_pair(i, m, size)).prefetch(tf.data.AUTOTUNE)
+
+    def sample(index, epoch):
+        image, matte = load_pair(images[index], mattes[index], size)
+        if augment is None:
+            return image, matte
+        return augment(image, matte, tf.stack([tf.cast(seed, tf.int64), epoch * len(pairs) + index]))
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(pairs), dtype=tf.int64),
+                                                         seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        return batches(tf.data.Dataset.from_tensor_slices((order, tf.fill([len(pairs)], epoch))), sample)
+
+    epochs = tf.data.Dataset.range(first_epoch, tf.int64.max)
+    return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)

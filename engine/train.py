@@ -1,5 +1,6 @@
 """Training and fine-tuning: the work behind ``--train=True``, ``--finetune=True`` and ``--resume=True``."""
 import datetime
+import functools
 import math
 import os
 import sys
@@ -62,6 +63,24 @@ def fresh_model(args):
         encoders.load_encoder_weights(model, args.encoder, weights)
         print(f"encoder {args.encoder}: weights from {weights}")
     return model, spec
+
+
+# What a resumed run takes from its run_config.json: the split, the data, the schedule, the loss, the model.
+RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed", "batch_size", "lr", "lr_schedule",
+                "finetune", "freeze_encoder", "monitor", "augment", "loss", "focal_weight", "focal_gamma", "focal_alpha",
+                "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
+                "activation", "encoder_weights", "weight_dir")
+
+
+def adopt_record(args, given):
+    """For --resume=True: the interrupted run's own settings replace the flags' defaults; a flag given on the
+    command line (``given``) that disagrees with the record is refused with one line naming both values."""
+    record = read_json(os.path.join(args.checkpoint_path, RUN_CONFIG))
+    for flag in (f for f in RESUME_FIXED if f in record):
+        if flag in given and getattr(args, flag) != record[flag]:
+            raise UserError(f"--resume=True: --{flag}={getattr(args, flag)} but the run in {args.checkpoint_path} "
+                            f"used --{flag}={record[flag]} (only --nb_epoch and output flags may change)")
+        setattr(args, flag, record[flag])
 
 
 def resume_state(args):
@@ -144,7 +163,8 @@ def preview_batch(val_ds):
 
 
 def write_run_config(args, run, weights, counts, params):
-    config = {**vars(args), **weights, "model_spec": run["spec"], "pairs": counts, "run_log_dir": run["log_dir"],
+    flags = {k: v for k, v in vars(args).items() if k != "given"}
+    config = {**flags, **weights, "model_spec": run["spec"], "pairs": counts, "run_log_dir": run["log_dir"],
               "parameters": params, "resumed_at_epoch": run["done"] or None,
               "started": datetime.datetime.now().isoformat(timespec="seconds"), "keras": keras.__version__}
     write_json(os.path.join(args.checkpoint_path, RUN_CONFIG), config)
@@ -152,8 +172,9 @@ def write_run_config(args, run, weights, counts, params):
 
 def fit_phases(model, args, data, callbacks, weights, run):
     """One run from epoch ``run["done"]``; a fine-tune first trains with the encoder frozen for
-    ``--freeze_encoder`` epochs. A resumed phase gets its optimizer state back."""
-    train_ds, val_ds, steps = data
+    ``--freeze_encoder`` epochs. A resumed phase gets its optimizer state back. ``data`` is
+    ``(training stream from an epoch, validation set, steps per epoch)``."""
+    train_from, val_ds, steps = data
     frozen = min(args.freeze_encoder, args.nb_epoch) if args.finetune else 0
     for start, end, trainable in ((0, frozen, False), (frozen, args.nb_epoch, True)):
         begin = max(start, run["done"])
@@ -165,10 +186,14 @@ def fit_phases(model, args, data, callbacks, weights, run):
         compile_model(model, args, (end - start) * steps, weights)
         if begin > start and not restore_optimizer(model, run["last"]):
             warn("the optimizer state in last.h5 does not fit this phase: it restarts")
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=begin, epochs=end, callbacks=callbacks,
-                  shuffle=False, verbose=args.verbose)
+        model.fit(train_from(first_epoch=begin), validation_data=val_ds, initial_epoch=begin, epochs=end, steps_per_epoch=steps,
+                  callbacks=callbacks, shuffle=False, verbose=args.verbose)
         if model.stop_training:
             return
+
+
+def split_seed(args):
+    return args.seed if args.split_seed is None else args.split_seed
 
 
 def split_sets(dataset_dir, val_ratio, seed):
@@ -192,7 +217,9 @@ def per_set_validation(sets, args, targets):
 
 def train(args):
     """Train, fine-tune or resume as the flags say; returns the path of the best checkpoint."""
-    sets, skipped = split_sets(args.dataset_dir, args.val_ratio, args.seed)
+    if args.resume:
+        adopt_record(args, getattr(args, "given", set()))
+    sets, skipped = split_sets(args.dataset_dir, args.val_ratio, split_seed(args))
     train_pairs = [pair for pairs, _ in sets.values() for pair in pairs]
     val_pairs = [pair for _, pairs in sets.values() for pair in pairs]
     keras.utils.set_random_seed(args.seed)
@@ -209,8 +236,8 @@ def train(args):
 
     weights = loss_settings(args, spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
-    train_ds = make_dataset(train_pairs, args.input_shape, args.batch_size, training=True, seed=args.seed,
-                            augment=build_augmenter(augment_spec(args)), targets=targets)
+    train_from = functools.partial(make_dataset, train_pairs, args.input_shape, args.batch_size, training=True,
+                                   seed=args.seed, augment=build_augmenter(augment_spec(args)), targets=targets)
     val_ds = make_dataset(val_pairs, args.input_shape, args.batch_size, training=False, targets=targets)
     if not run["log_dir"]:
         name = f"{os.path.basename(os.path.normpath(args.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
@@ -224,7 +251,7 @@ def train(args):
     guard = StopOnNonFinite()
     callbacks = [SkippedSamples(skipped), guard, *per_set_validation(sets, args, targets), checkpoints, keras.callbacks.TensorBoard(run["log_dir"],
                  write_graph=False), PredictionImages(run["log_dir"], *preview_batch(val_ds))]
-    fit_phases(model, args, (train_ds, val_ds, math.ceil(len(train_pairs) / args.batch_size)), callbacks, weights,
+    fit_phases(model, args, (train_from, val_ds, math.ceil(len(train_pairs) / args.batch_size)), callbacks, weights,
                run)
     if guard.stopped_at:
         raise RunStopped(f"training stopped in epoch {guard.stopped_at}: the loss became NaN or infinite "
