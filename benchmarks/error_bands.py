@@ -21,10 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from convert.tflite import LiteRTModel  # noqa: E402
+from benchmarks.subjects import ours, peer  # noqa: E402
 from engine.evaluate import boundary, test_pairs  # noqa: E402
-from engine.infer import predict_alpha  # noqa: E402
-from engine.predictors import load_predictor  # noqa: E402
 
 BANDS = (0, 3, 8, 16, 32)  # lower edges in pixels; the last bin is open
 
@@ -35,22 +33,6 @@ def parse_args():
     p.add_argument("--peer", action="append", default=[], help="a peer's .tflite (no sidecar), e.g. MediaPipe's")
     p.add_argument("--dataset_dir", required=True, help="folder whose testing/ holds X.jpg + X_matte.png")
     return p.parse_args()
-
-
-def ours(path):
-    predict, size = load_predictor(path, None)
-    return lambda image: predict_alpha(predict, image, size)
-
-
-def peer(path):
-    model = LiteRTModel(path)
-    height, width = model.input["shape"][1:3]
-
-    def alpha(image):
-        x = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        prob = model(x[None])[0, ..., -1]
-        return cv2.resize(prob, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return alpha
 
 
 def outline_distance(truth):

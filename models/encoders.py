@@ -18,6 +18,7 @@ import keras
 from keras import layers
 
 from errors import UserError
+from models.blocks import BN_MOMENTUM
 
 ENCODER_LAYER = "encoder"
 OWN_PREFIX = "enc_"  # the layers of lightnet's own encoder
@@ -92,6 +93,9 @@ def taps(base, size):
 def feature_model(name, size):
     """The nested encoder sub-model: [-1, 1] RGB -> [stride 4, 8, 16, 32 features], random weights."""
     base = lookup(name).construct(size)
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM  # Keras's 0.999 lags behind the weights in runs of a few thousand steps
     outputs = [base.get_layer(n).output for n in taps(base, size)]
     return keras.Model(base.input, outputs, name=ENCODER_LAYER)
 
