@@ -92,16 +92,17 @@ def load_pair(image_path, matte_path, size):
 def training_targets(boundary, matting):
     """``fn(image, matte) -> (image, target)`` building what the model's losses expect.
 
-    The target is ``{"mask": matte}`` (the image appended as channels 1..3 when the matting loss
-    needs it), plus ``"boundary"``: the Canny band, for a model with a boundary head.
+    The target is the matte (the image appended as channels 1..3 when the matting loss needs it) for
+    the mask's metrics and for the person logit's loss, plus ``"boundary"``: the Canny band, for a
+    model with a boundary head.
     """
     def targets(image, matte):
         mask = tf.concat([matte, image], axis=-1) if matting else matte
         if not boundary:
-            return image, {"mask": mask}
+            return image, {"mask": mask, "person_logit": mask}
         band = tf.numpy_function(boundary_target, [matte], tf.float32, stateful=False)
         band.set_shape(matte.shape)
-        return image, {"mask": mask, "boundary": band}
+        return image, {"mask": mask, "person_logit": mask, "boundary": band}
     return targets
 
 

@@ -144,15 +144,16 @@ def learning_rate(args, steps):
 
 
 def compile_model(model, args, steps, weights):
-    """Adam, the segmentation loss with its named terms as metrics, and the boundary head's loss."""
+    """Adam, the segmentation loss on the person's logit with its named terms as metrics of the mask, and
+    the boundary head's loss."""
     focal = {"focal_gamma": weights["focal_gamma"], "focal_alpha": weights["focal_alpha"]}
     segmentation = losses.SegmentationLoss(weights["loss"], weights["focal_weight"], weights["matting_weight"],
                                            weights["dice_weight"], **focal)
     metrics = losses.mask_metrics(weights["loss"], weights["matting_weight"], weights["dice_weight"], **focal)
-    loss, loss_weights = {"mask": segmentation}, {"mask": 1.0}
+    loss, loss_weights = {"person_logit": segmentation}, {"person_logit": 1.0}
     if weights["boundary_weight"]:
         loss["boundary"] = losses.BOUNDARY_LOSSES[weights["boundary_loss"]]
-        loss_weights = {"mask": 1.0 - weights["boundary_weight"], "boundary": weights["boundary_weight"]}
+        loss_weights = {"person_logit": 1.0 - weights["boundary_weight"], "boundary": weights["boundary_weight"]}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(args, steps)), loss=loss,
                   loss_weights=loss_weights, metrics={"mask": metrics})
 

@@ -7,13 +7,16 @@ The training objective is
     boundary (--boundary_loss): BCE (the seed's) or focal on the boundary head.
     base (--loss): combined = focal_weight * focal + (1 - focal_weight) * ce, or ce, focal, dice alone.
     focal (--focal_gamma, --focal_alpha): Lin et al.'s, gamma 2 and no class weighting by default.
+
+Every loss is computed from logits: the segmentation terms from the model's training-only
+``person_logit`` output, the boundary term from the boundary head's logit.
 """
 import keras
 
 from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss, boundary_target
 from losses.matting import matting_loss
 from losses.metrics import ForegroundIoU, PixelAccuracy
-from losses.segmentation import cross_entropy, dice_loss, focal_loss
+from losses.segmentation import cross_entropy, dice_loss, focal_loss, foreground, logit_of
 
 LOSS_KINDS = ("combined", "ce", "focal", "dice")
 TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting": matting_loss}
@@ -21,7 +24,7 @@ TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting":
 
 @keras.saving.register_keras_serializable(package="portrait")
 class SegmentationLoss(keras.losses.Loss):
-    """The mask output's loss: ``kind`` (see module docstring) plus the weighted Dice and matting terms."""
+    """The person logit's loss: ``kind`` (see module docstring) plus the weighted Dice and matting terms."""
 
     def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, dice_weight=0.0,
                  focal_gamma=2.0, focal_alpha=None, name="segmentation_loss", **kwargs):
@@ -58,7 +61,8 @@ class SegmentationLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="portrait")
 class LossTerm(keras.metrics.Mean):
-    """One loss term, tracked by its own name (ce, focal, dice, matting) beside the total.
+    """One loss term, tracked by its own name (ce, focal, dice, matting) beside the total, from the mask
+    output's probabilities (the same value as from the logit, up to clipping at 1e-7).
 
     ``options`` are the term's keyword arguments (the focal term's gamma and alpha_weight)."""
 
@@ -67,7 +71,7 @@ class LossTerm(keras.metrics.Mean):
         self.term, self.options = term, dict(options or {})
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(TERMS[self.term](y_true, y_pred, **self.options))
+        return super().update_state(TERMS[self.term](y_true, logit_of(foreground(y_pred)), **self.options))
 
     def get_config(self):
         return {**super().get_config(), "term": self.term, "options": self.options}

@@ -9,10 +9,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from losses.segmentation import pixel_cross_entropy
+
 # Edge band thickness in pixels, and its weight in the target.
 THICKNESSES = (1, 3, 5)
 WEIGHTS = (0.5, 0.3, 0.2)
-EPSILON = 1e-7
 
 
 def boundary_target(matte, thicknesses=THICKNESSES, weights=WEIGHTS):
@@ -27,17 +28,16 @@ def boundary_target(matte, thicknesses=THICKNESSES, weights=WEIGHTS):
 
 
 def _pixel_bce(y_true, y_pred):
-    """Per-pixel binary cross-entropy of the boundary head (B, H, W, 1), with the target and clipped p."""
+    """Per-pixel binary cross-entropy of the boundary head's logit (B, H, W, 1), the target and the probability."""
     if y_true.shape[-1] != 1 or y_pred.shape[-1] != 1:
         raise ValueError(f"expected boundary y_true and y_pred (B,H,W,1), got {y_true.shape} and {y_pred.shape}")
-    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
-    y = ops.cast(y_true, p.dtype)
-    return -(y * ops.log(p) + (1.0 - y) * ops.log(1.0 - p)), y, p
+    y = ops.cast(y_true, y_pred.dtype)
+    return pixel_cross_entropy(y, y_pred), y, ops.sigmoid(y_pred)
 
 
 @keras.saving.register_keras_serializable(package="portrait")
 def boundary_loss(y_true, y_pred):
-    """Binary cross-entropy of the boundary head (B, H, W, 1) against the boundary target, per image."""
+    """Binary cross-entropy of the boundary head's logit (B, H, W, 1) against the boundary target, per image."""
     return ops.mean(_pixel_bce(y_true, y_pred)[0], axis=(1, 2, 3))
 
 

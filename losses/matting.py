@@ -3,12 +3,12 @@
 alpha term: Charbonnier distance between predicted and true alpha; compositional term: the same
 distance between the image multiplied by each alpha (the person cut out of its own photo);
 gradient term: L1 between the spatial gradients of the two alphas (sharp, well-placed edges).
-``y_true`` carries the image in channels 1..3 for the compositional term.
+``y_true`` carries the image in channels 1..3 for the compositional term; ``y_pred`` is the person's logit.
 """
 import keras
 from keras import ops
 
-from losses.segmentation import alpha, check_shapes, foreground
+from losses.segmentation import alpha, check_shapes
 
 CHARBONNIER_EPS = 1e-6
 TERM_WEIGHTS = {"alpha": 0.5, "composition": 0.5, "gradient": 1.0}
@@ -27,7 +27,7 @@ def matting_loss(y_true, y_pred, weights=None):
     """Weighted sum of the alpha, compositional and gradient terms, per image."""
     check_shapes(y_true, y_pred)
     w = {**TERM_WEIGHTS, **(weights or {})}
-    truth, pred = alpha(y_true), foreground(y_pred)
+    truth, pred = alpha(y_true), ops.sigmoid(y_pred)
     loss = w["alpha"] * ops.mean(charbonnier(pred, truth), axis=(1, 2, 3))
     if y_true.shape[-1] == 4:
         image = ops.cast(y_true[..., 1:4], "float32")

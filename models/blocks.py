@@ -60,6 +60,27 @@ class SigSoftmax(layers.Layer):
         return keras.ops.softmax(logits + keras.ops.log_sigmoid(logits), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="portrait")
+class PersonLogit(layers.Layer):
+    """The person's logit d, whose sigmoid is the person's probability under each output activation:
+    z for sigmoid, z1 - z0 for softmax, and the same difference of z + log sigmoid(z) for sigsoftmax.
+    The losses take it (training only; exports cut the model at 'probs' or 'logits')."""
+
+    def __init__(self, output_activation="softmax", **kwargs):
+        super().__init__(**kwargs)
+        self.output_activation = output_activation
+
+    def call(self, logits):
+        if self.output_activation == "sigmoid":
+            return logits
+        if self.output_activation == "sigsoftmax":
+            logits = logits + keras.ops.log_sigmoid(logits)
+        return logits[..., 1:2] - logits[..., 0:1]
+
+    def get_config(self):
+        return {**super().get_config(), "output_activation": self.output_activation}
+
+
 def output_activation(logits, activation):
     """The probability layer on top of the logits; named 'probs' so export can cut it off."""
     if activation == "sigsoftmax":

@@ -59,10 +59,9 @@ def decoder(features, width, context=False):
 
 
 def boundary_head(features):
-    """Auxiliary training head: the probability that a pixel lies on the person's outline."""
+    """Auxiliary training head: the logit that a pixel lies on the person's outline."""
     x = layers.Conv2D(1, 1, name="boundary_head")(features)
-    x = blocks.upsample(x, factor=4, name="boundary_up")
-    return layers.Activation("sigmoid", name="boundary")(x)
+    return blocks.upsample(x, factor=4, name="boundary")
 
 
 def _build(name, input_shape, activation, width, batch_size, with_boundary, encoder_name, context=False,
@@ -76,16 +75,19 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, enco
     x = decoder(encoder(image, width, stages) if own else encoders.features(image, encoder_name), width, context)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
     logits = blocks.upsample(logits, factor=4, name="logits")
-    probs = blocks.output_activation(logits, activation)
-    outputs = {"mask": probs, "boundary": boundary_head(x)} if with_boundary else {"mask": probs}
+    outputs = {"mask": blocks.output_activation(logits, activation),
+               "person_logit": blocks.PersonLogit(activation, name="person_logit")(logits)}
+    if with_boundary:
+        outputs["boundary"] = boundary_head(x)
     return keras.Model(image, outputs, name=name)
 
 
 @register
 def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
     """Segmentation network: 2-channel softmax (background, person) by default, or sigsoftmax, or
-    1-channel sigmoid. Outputs {"mask": probabilities}, plus "boundary" (a training-only head) with
-    ``boundary``; ``models.checkpoint.mask_model`` gives the plain image -> mask model."""
+    1-channel sigmoid. Outputs {"mask": probabilities, "person_logit": the logit the losses take}, plus
+    "boundary" (a training-only head's logit) with ``boundary``; ``models.checkpoint.mask_model`` gives the
+    plain image -> mask model."""
     return _build("lightnet", input_shape, activation, width, batch_size, boundary, encoder)
 
 

@@ -1,18 +1,62 @@
-"""Tests for data/augment.py on tiny images: names, label handling, determinism, errors, tf.data."""
+"""Tests for data/augment on tiny images: names, kinds, label handling, pinned outputs, determinism,
+errors, tf.data, and the README's table against the registry."""
+import inspect
+import os
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import data.augment
-from data.augment import (AUGMENTERS, DEFAULT_SPEC, AugmentSpecError, build_augmenter, parse_spec,
-                          preview_grid)
+from data.augment import (AUGMENTERS, DEFAULT_SPEC, GEOMETRIC, IMAGE, AugmentSpecError, build_augmenter,
+                          markdown_table, parse_spec, preview_grid)
 
 SEED_NAMES = ["Add", "AddElementwise", "AdditiveGaussianNoise", "AdditiveLaplaceNoise", "AdditivePoissonNoise",
               "Multiply", "MultiplyElementwise", "Dropout", "CoarseDropout", "Dropout2d", "TotalDropout",
               "ReplaceElementwise", "ImpulseNoise", "SaltAndPepper", "CoarseSaltAndPepper", "Salt", "CoarseSalt",
               "Pepper", "CoarsePepper", "Invert", "ContrastNormalization", "JpegCompression"]
-GEOMETRIC = ["Fliplr", "Flipud", "Affine", "CropAndPad", "PerspectiveTransform"]
+# a spec per geometric augmenter that surely moves an off-center ellipse
+MOVES = {"Fliplr": "Fliplr(1.0)", "Flipud": "Flipud(1.0)", "Affine": "Affine(rotate=30)",
+         "CropAndPad": "CropAndPad(percent=-0.2)", "PerspectiveTransform": "PerspectiveTransform(scale=0.1)"}
+# (mean, weighted mean) of image and matte over 8 seeds, as data/augment.py gave them before the package
+PINNED = {
+    "Add": (0.502181, 0.250269),
+    "AddElementwise": (0.507535, 0.253047),
+    "AdditiveGaussianNoise": (0.506773, 0.252702),
+    "AdditiveLaplaceNoise": (0.507031, 0.252729),
+    "AdditivePoissonNoise": (0.507355, 0.252902),
+    "Multiply": (0.498343, 0.248332),
+    "MultiplyElementwise": (0.505555, 0.25203),
+    "Dropout": (0.499101, 0.248631),
+    "CoarseDropout": (0.484746, 0.241583),
+    "Dropout2d(p=0.5)": (0.411635, 0.205046),  # at its default p=0.1 these 8 seeds drop nothing
+    "TotalDropout": (0.125416, 0.0623),
+    "ReplaceElementwise": (0.506755, 0.252537),
+    "ImpulseNoise": (0.506116, 0.252299),
+    "SaltAndPepper": (0.506352, 0.252367),
+    "CoarseSaltAndPepper": (0.507207, 0.253054),
+    "Salt": (0.511601, 0.255125),
+    "CoarseSalt": (0.528813, 0.263882),
+    "Pepper": (0.499101, 0.248631),
+    "CoarsePepper": (0.484746, 0.241583),
+    "Invert": (0.493845, 0.251816),
+    "ContrastNormalization": (0.506463, 0.252622),
+    "JpegCompression": (0.503664, 0.252209),
+    "Fliplr": (0.506987, 0.253864),
+    "Flipud": (0.506987, 0.25637),
+    "Affine": (0.463053, 0.233243),
+    "CropAndPad": (0.459769, 0.231662),
+    "PerspectiveTransform": (0.506889, 0.254655),
+    "GaussianBlur": (0.506987, 0.254501),
+    "MotionBlur": (0.506958, 0.255082),
+    "LinearContrast": (0.506585, 0.252637),
+    "GammaContrast": (0.486648, 0.24247),
+    "MultiplyHueAndSaturation": (0.49542, 0.246912),
+    "Grayscale": (0.503359, 0.252047),
+    DEFAULT_SPEC: (0.462648, 0.232986),
+}
 SIZE = 32
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
 
 def textured(size=SIZE):
@@ -39,9 +83,21 @@ def seed(i):
     return tf.constant([i, 7], tf.int64)
 
 
-def test_seed_names_change_image_only():
+def names_of_kind(kind):
+    return [name for name, augmenter in AUGMENTERS.items() if augmenter.kind == kind]
+
+
+def test_registry_order_kinds_and_builders():
+    assert list(AUGMENTERS)[:len(SEED_NAMES)] == SEED_NAMES  # the README's "first 22 rows"
+    assert names_of_kind(GEOMETRIC) == list(MOVES)
+    for name, augmenter in AUGMENTERS.items():
+        assert list(inspect.signature(augmenter.build).parameters) == list(augmenter.defaults), name
+        assert set(augmenter.bare) <= set(augmenter.defaults), name
+
+
+def test_image_kind_changes_image_only():
     image, matte = textured()
-    for name in SEED_NAMES:
+    for name in names_of_kind(IMAGE):
         fn = build_augmenter(name)
         changed = False
         for i in range(32):  # Dropout2d's default p=0.1 leaves ~80% of samples alone
@@ -53,8 +109,7 @@ def test_seed_names_change_image_only():
         assert changed, f"{name} never changed the image"
 
 
-@pytest.mark.parametrize("spec", ["Fliplr(1.0)", "Affine(rotate=30)", "PerspectiveTransform(scale=0.1)",
-                                  "Affine(scale=1.2, translate_percent=0.1, shear=10)", "CropAndPad(percent=-0.2)"])
+@pytest.mark.parametrize("spec", [*MOVES.values(), "Affine(scale=1.2, translate_percent=0.1, shear=10)"])
 def test_geometric_moves_matte_with_image(spec):
     image, matte = ellipse()
     out, out_matte = build_augmenter(spec)(image, matte, seed(0))
@@ -86,6 +141,21 @@ def test_soft_matte_stays_soft_and_in_range(spec):
     values = out.numpy()
     assert values.min() >= 0.0 and values.max() <= 1.0
     assert np.mean((values > 0.05) & (values < 0.95)) > 0.3  # still fractional alpha, not binarized
+
+
+@pytest.mark.parametrize("spec", list(PINNED))
+def test_outputs_are_pinned(spec):
+    """The same spec and seeds give the numbers they gave before data/augment became a package."""
+    image = tf.random.stateless_uniform([24, 32, 3], [1, 2])
+    matte = tf.random.stateless_uniform([24, 32, 1], [3, 4])
+    weights = tf.random.stateless_uniform([24, 32, 4], [5, 6]).numpy().astype(np.float64)
+    fn = build_augmenter(spec)
+    outputs = np.stack([tf.concat(fn(image, matte, seed(i)), -1).numpy() for i in range(8)]).astype(np.float64)
+    np.testing.assert_allclose([outputs.mean(), (outputs * weights).mean()], PINNED[spec], atol=2e-6)
+
+
+def test_pinned_outputs_cover_every_name():
+    assert {spec.split("(")[0] for spec in PINNED if spec != DEFAULT_SPEC} == set(AUGMENTERS)
 
 
 def test_same_seed_same_output_different_seed_different():
@@ -174,6 +244,24 @@ def test_preview_grid():
     assert preview_grid(image[None], matte[None]).shape == (SIZE, 2 * SIZE, 3)
 
 
-def test_docstring_table_lists_every_name_and_parameter():
-    for name, (_, defaults) in AUGMENTERS.items():
-        assert f"| {name} | {', '.join(defaults)} |" in data.augment.__doc__, name
+def readme_augmentation():
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("## Augmentation")
+    return text[start:text.index("\n## ", start)]
+
+
+def test_readme_table_is_the_registry():
+    section = readme_augmentation()
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+    assert table == markdown_table(), "README's Augmentation table: paste data.augment.markdown_table()"
+
+
+def test_readme_default_preset_is_default_spec():
+    preset = re.search(r"The default preset:\n\n((?:    .*\n)+)", readme_augmentation()).group(1)
+    assert " ".join(preset.split()) == " ".join(DEFAULT_SPEC.split())
+
+
+def test_docstring_table_is_the_registry():
+    import data.augment
+    assert data.augment.__doc__.endswith(markdown_table())
