@@ -188,7 +188,7 @@ def check_combination(parser, args):
 
 def run(args):
     """Dispatch to the packages that do the work; returns the process exit status."""
-    from engine.quiet import native_stderr_muted
+    from utils import native_stderr_muted
 
     with native_stderr_muted():
         import tensorflow as tf
@@ -228,7 +228,7 @@ def main(argv=None):
     args.given = given_flags(argv)
     check_combination(parser, args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from errors import RunStopped, UserError
+    from utils import RunStopped, UserError
 
     try:
         return run(args)

@@ -5,8 +5,7 @@ import os
 import numpy as np
 
 from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE
-from engine.files import write_bytes
-from errors import UserError
+from utils import UserError, write_bytes
 
 FORMAT = "portrait-segmentation tflite sidecar v1"
 

@@ -22,10 +22,8 @@ from convert.sidecar import describe, foreground, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
-from engine.files import writable_folder, write_bytes
-from engine.quiet import native_stderr_muted
-from errors import RunStopped, UserError
 from models.checkpoint import build, load_checkpoint, mask_model
+from utils import RunStopped, UserError, native_stderr_muted, warn, writable_folder, write_bytes
 
 DEFAULT_FOLDER = "./trained_models"
 MAX_ABS_DIFF = 1e-4  # float32 against Keras, relative to the output's scale when above 1
@@ -197,9 +195,12 @@ def convert(args, weights, variants=("float32",), android=False):
     images_from = dataset_dirs(args.dataset_dir)[0]
     batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
     reference = keras_reference(static, batches, channels)
-    calibration = []
+    calibration, calibrated_on = [], None
     if "int8" in variants:
-        calibration, _ = image_batches(images_from, ("training",), size, CALIBRATION_IMAGES)
+        calibration, calibrated_on = image_batches(images_from, ("training",), size, CALIBRATION_IMAGES)
+        if len(calibration) < CALIBRATION_IMAGES:
+            warn(f"--quantize=int8 is calibrated on {calibrated_on} (up to {CALIBRATION_IMAGES} training images "
+                 f"are used): its activation ranges may not fit real photos")
     exports = planned(stem, variants, android, channels)
     for e in exports:
         e.content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)
@@ -214,7 +215,8 @@ def convert(args, weights, variants=("float32",), android=False):
         gpu = {"runs_on_gpu_delegate": not e.gpu, "problems": e.gpu,
                "checked_with": "LiteRT model analyzer and the op list in convert/gpu.py"}
         write_bytes(e.path, e.content)
+        calibrated = {"calibration": calibrated_on} if e.variant == "int8" else {}
         write_sidecar(e.path, describe(size, static.input_shape[-1], e.kind, e.label, weights, spec,
-                                       dict(e.check, images=source), gpu))
+                                       dict(e.check, images=source, **calibrated), gpu))
         print(f"  wrote {e.path} and its sidecar .json")
     return [e.path for e in exports]

@@ -9,8 +9,8 @@ import random
 import tensorflow as tf
 
 from data.preprocess import normalize, resize_image, resize_matte
-from errors import UserError
-from losses.boundary import boundary_target
+from data.boundary import boundary_target
+from utils import UserError, warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 MATTE_SUFFIX = "_matte.png"
@@ -28,8 +28,13 @@ def find_pairs(folder):
         raise UserError(f"dataset folder not found: {folder}")
     files = sorted(os.listdir(folder))
     mattes = {f[: -len(MATTE_SUFFIX)] for f in files if f.endswith(MATTE_SUFFIX)}
-    images = {os.path.splitext(f)[0]: f for f in files
-              if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(MATTE_SUFFIX)}
+    images = {}
+    for f in files:
+        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(MATTE_SUFFIX):
+            stem = os.path.splitext(f)[0]
+            if stem in images:
+                warn(f"{folder} holds both {images[stem]} and {f} for {stem}{MATTE_SUFFIX}: using {f}")
+            images[stem] = f
     if not images and not mattes:
         raise UserError(f"no image/matte pairs in {folder}: expected {LAYOUT}")
     lonely_images = sorted(images[n] for n in images.keys() - mattes)

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.dataset import find_pairs  # noqa: E402
-from errors import UserError  # noqa: E402
+from utils import UserError  # noqa: E402
 
 
 def held_out(pairs, count, seed):

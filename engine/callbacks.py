@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine.files import write_json
 from models.checkpoint import TEMPORARY_SUFFIX, save_checkpoint
+from utils import write_json
 
 STATE_FILE = "checkpoints.json"
 LAST_CHECKPOINT = "last.h5"

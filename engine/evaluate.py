@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
-from engine.files import writable_folder
 from engine.infer import predict_alpha, write_image
 from engine.predictors import load_predictor
+from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3
 WORST_SHOWN = 16

@@ -7,9 +7,8 @@ import tensorflow as tf
 
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
-from engine.files import writable_folder
-from errors import UserError
 from engine.predictors import load_predictor
+from utils import UserError, writable_folder
 
 OVERLAY_COLOUR = np.array([0, 255, 0], np.float32)  # RGB green tint over the person
 

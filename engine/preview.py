@@ -3,8 +3,8 @@ import os
 
 from data.augment import DEFAULT_SPEC, build_augmenter, preview_grid
 from data.dataset import dataset_dirs, find_pairs, make_dataset
-from engine.files import writable_folder
 from engine.infer import write_image
+from utils import writable_folder
 
 
 def augment_spec(args):

@@ -13,18 +13,13 @@ from data.dataset import dataset_dirs, find_pairs, make_dataset, name_list, set_
 from data.scan import scan_pairs, size_text
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
-from engine.files import read_json, writable_folder, write_json
 from engine.preview import augment_spec
-from errors import RunStopped, UserError
 from models import encoders
-from models.checkpoint import build, load_checkpoint, make_spec, restore_optimizer, saved_epoch
+from models.checkpoint import build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch
+from utils import RunStopped, UserError, read_json, warn, writable_folder, write_json
 
 PREVIEW_IMAGES = 4
 RUN_CONFIG = "run_config.json"
-
-
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def prepare_model(args):
@@ -39,7 +34,7 @@ def checkpoint_model(args):
     model, spec = load_checkpoint(args.weight_dir, args.input_shape)
     if args.model and args.model != spec["model"]:
         raise UserError(f"--model={args.model} but --weight_dir {args.weight_dir} holds a '{spec['model']}'")
-    for flag, default in (("width", 1.0), ("encoder", encoders.OWN)):
+    for flag, default in (("width", 1.0), ("encoder", encoders.OWN), ("activation", default_kwarg(spec, "activation"))):
         built = spec["kwargs"].get(flag, default)
         if getattr(args, flag) and getattr(args, flag) != built:
             raise UserError(f"--{flag}={getattr(args, flag)} but --weight_dir {args.weight_dir} "

@@ -13,7 +13,7 @@ Every loss is computed from logits: the segmentation terms from the model's trai
 """
 import keras
 
-from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss, boundary_target
+from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss
 from losses.matting import matting_loss
 from losses.metrics import ForegroundIoU, PixelAccuracy
 from losses.segmentation import cross_entropy, dice_loss, focal_loss, foreground, logit_of
@@ -92,5 +92,5 @@ def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0
 
 
 __all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss",
-           "boundary_target", "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU",
+           "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU",
            "PixelAccuracy", "LOSS_KINDS"]

@@ -1,31 +1,11 @@
-"""Boundary targets and loss: the seed's "BCE on target - Canny, multiple thickness of the boundary".
+"""Boundary loss: the seed's "BCE on target - Canny, multiple thickness of the boundary".
 
-The target is made from the ground-truth matte: Canny edges (OpenCV) of the thresholded matte,
-dilated to several thicknesses and weighted, so pixels on the edge count 1 and the band around it
-fades out. An auxiliary head predicts it during training; exports drop the head.
+An auxiliary head predicts the boundary target (data/boundary.py) during training; exports drop the head.
 """
-import cv2
 import keras
-import numpy as np
 from keras import ops
 
 from losses.segmentation import pixel_cross_entropy
-
-# Edge band thickness in pixels, and its weight in the target.
-THICKNESSES = (1, 3, 5)
-WEIGHTS = (0.5, 0.3, 0.2)
-
-
-def boundary_target(matte, thicknesses=THICKNESSES, weights=WEIGHTS):
-    """float32 (H, W, 1) target in [0, 1] for one float matte (H, W, 1) in [0, 1]."""
-    binary = (np.asarray(matte)[..., 0] >= 0.5).astype(np.uint8) * 255
-    edges = cv2.Canny(binary, 100, 200) > 0
-    target = np.zeros(binary.shape, np.float32)
-    for thickness, weight in zip(thicknesses, weights):
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (thickness, thickness))
-        target += weight * (cv2.dilate(edges.astype(np.uint8), kernel) > 0)
-    return target[..., None] / sum(weights)
-
 
 def _pixel_bce(y_true, y_pred):
     """Per-pixel binary cross-entropy of the boundary head's logit (B, H, W, 1), the target and the probability."""

@@ -6,6 +6,7 @@ Loading rebuilds the network from the spec, at any input size, and loads the wei
 Writes are atomic: a temporary file in the same folder, renamed over the target when complete.
 """
 import contextlib
+import inspect
 import json
 import os
 
@@ -13,8 +14,8 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
-from errors import UserError
-from models.registry import create
+from models.registry import builder, create
+from utils import UserError, durable_replace
 
 SPEC_ATTR = "portrait_spec"
 EPOCH_ATTR = "portrait_epoch"
@@ -23,6 +24,11 @@ TEMPORARY_SUFFIX = ".tmp.h5"
 
 def make_spec(name, input_shape, **kwargs):
     return {"model": name, "input_shape": int(input_shape), "kwargs": kwargs}
+
+
+def default_kwarg(spec, name):
+    """The value the spec's builder gives ``name`` when the spec does not set it."""
+    return inspect.signature(builder(spec["model"])).parameters[name].default
 
 
 def build(spec, input_shape=None, batch_size=None):
@@ -53,7 +59,7 @@ def save_checkpoint(model, spec, path, epoch=None, include_optimizer=True):
             f.attrs[SPEC_ATTR] = json.dumps(spec)
             if epoch is not None:
                 f.attrs[EPOCH_ATTR] = int(epoch)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

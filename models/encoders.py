@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from errors import UserError
 from models.blocks import BN_MOMENTUM
+from utils import UserError
 
 ENCODER_LAYER = "encoder"
 OWN_PREFIX = "enc_"  # the layers of lightnet's own encoder

@@ -16,8 +16,12 @@ def names():
     return sorted(_BUILDERS)
 
 
-def create(name, input_shape, **kwargs):
-    """Build model ``name`` for square inputs of side ``input_shape``."""
+def builder(name):
     if name not in _BUILDERS:
         raise ValueError(f"unknown model '{name}'; valid names: {', '.join(names())}")
-    return _BUILDERS[name](input_shape, **kwargs)
+    return _BUILDERS[name]
+
+
+def create(name, input_shape, **kwargs):
+    """Build model ``name`` for square inputs of side ``input_shape``."""
+    return builder(name)(input_shape, **kwargs)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from data.dataset import find_pairs, make_dataset, split_pairs
 from data.synthetic import make_dataset as make_synthetic
-from errors import UserError
+from utils import UserError
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,13 @@ def test_image_modes_load_as_rgb(tmp_path, mode):
     images, mattes = next(iter(make_dataset(find_pairs(str(tmp_path)), 32, 1, training=False)))
     assert images.shape == (1, 32, 32, 3)
     assert np.allclose(mattes.numpy(), 128 / 255, atol=1e-3)  # soft alpha kept
+
+
+def test_two_images_for_one_matte_are_named(tmp_path, capsys):
+    image = np.zeros((8, 8, 3), np.uint8)
+    Image.fromarray(image).save(tmp_path / "a.jpg")
+    Image.fromarray(image).save(tmp_path / "a.png")
+    Image.fromarray(image[..., 0]).save(tmp_path / "a_matte.png")
+    pairs = find_pairs(str(tmp_path))
+    assert [os.path.basename(i) for i, _ in pairs] == ["a.png"]
+    assert "holds both a.jpg and a.png for a_matte.png: using a.png" in capsys.readouterr().err

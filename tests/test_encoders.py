@@ -10,9 +10,9 @@ import main
 import models
 from convert import tflite
 from convert.gpu import gpu_problems
-from errors import UserError
 from models import encoders
 from models.checkpoint import load_checkpoint, make_spec, mask_model, save_checkpoint
+from utils import UserError
 
 SIZE = 64
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "weights")
@@ -104,3 +104,14 @@ def test_every_encoder_runs_on_the_gpu_delegate(name):
     spec = make_spec("lightnet", SIZE, encoder=name)
     static = tflite.static_copy(models.create("lightnet", SIZE, encoder=name), spec, SIZE)
     assert gpu_problems(tflite.to_tflite(tflite.without_softmax(static), "float16")) == []
+
+
+def test_activation_of_a_checkpoint_cannot_be_changed(tmp_path):
+    from engine.train import checkpoint_model
+    path = str(tmp_path / "m.h5")
+    save_checkpoint(models.create("lightnet", SIZE), make_spec("lightnet", SIZE), path)
+    args = main.build_parser().parse_args(["--train=True", f"--weight_dir={path}", "--activation=sigmoid"])
+    with pytest.raises(UserError, match="--activation=sigmoid but .* was built with activation softmax"):
+        checkpoint_model(args)
+    args = main.build_parser().parse_args(["--train=True", f"--weight_dir={path}", "--activation=softmax"])
+    assert checkpoint_model(args)[1]["model"] == "lightnet"

@@ -11,9 +11,9 @@ import models
 from convert import tflite
 from convert.gpu import analysis, gpu_problems, ops
 from convert.sidecar import foreground, read_sidecar
-from errors import RunStopped, UserError
 from models.checkpoint import make_spec
 from tests.conftest import REPO, error_lines, run_cli
+from utils import RunStopped, UserError
 
 SIZE = 64  # for the small models built here
 SHIPPED_SIZE = 224  # the shipped model's own input size, used when --input_shape is not given
@@ -34,6 +34,7 @@ def test_foreground_decodes_every_output_kind():
     np.testing.assert_allclose(foreground(np.array([[[[0.0]]]]), "logit"), [[[0.5]]])
 
 
+@pytest.mark.slow
 def test_every_variant_with_sidecars_and_android(confident, workdir):
     result = run_cli(["--convert=True", "--android=True", "--quantize=all", f"--weight_dir={confident}",
                       "--tflite_name=./variants/portrait"], cwd=workdir)
@@ -52,6 +53,9 @@ def test_every_variant_with_sidecars_and_android(confident, workdir):
     assert android["variant"] == "android" and android["gpu_delegate"]["runs_on_gpu_delegate"]
     assert json.loads((folder / "portrait.json").read_text())["parity"]["max_abs_diff"] <= 1e-4
     assert "mask IoU" in result.stdout and "FAILED" not in result.stdout
+    int8 = json.loads((folder / "portrait_int8.json").read_text())["parity"]
+    assert int8["calibration"].startswith("12 images from ")  # the synthetic set has 12 training pairs
+    assert "--quantize=int8 is calibrated on 12 images" in result.stderr
 
 
 def test_softmax_is_exported_as_two_sigmoids_with_the_same_probabilities():
@@ -98,12 +102,14 @@ def test_gpu_check_names_the_op_and_dynamic_shapes():
     assert gpu_problems(tflite.to_tflite(conv, "float16")) == []
 
 
+@pytest.mark.slow
 def test_unknown_variant_is_one_line(workdir, confident):
     result = run_cli(["--convert=True", "--quantize=int4", f"--weight_dir={confident}"], cwd=workdir)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert error_lines(result.stderr) == [l for l in error_lines(result.stderr) if "--quantize" in l and "int4" in l]
 
 
+@pytest.mark.slow
 def test_tflite_runs_like_the_checkpoint_in_evaluate_and_infer(confident, workdir):
     export = ["--convert=True", f"--weight_dir={confident}", "--tflite_name=./lite/p"]
     assert run_cli(export, cwd=workdir).returncode == 0
@@ -121,6 +127,7 @@ def test_tflite_runs_like_the_checkpoint_in_evaluate_and_infer(confident, workdi
     assert result.returncode == 0 and (workdir / "lite_out" / "00001_mask.png").is_file()
 
 
+@pytest.mark.slow
 def test_tflite_without_sidecar_is_one_line(workdir, tmp_path):
     orphan = tmp_path / "orphan.tflite"
     orphan.write_bytes(b"not really")

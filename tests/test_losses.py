@@ -7,7 +7,8 @@ import tensorflow as tf
 import main
 import models
 from engine.train import compile_model, loss_settings
-from losses import LossTerm, SegmentationLoss, boundary_loss, boundary_target, cross_entropy, dice_loss
+from data.boundary import boundary_target
+from losses import LossTerm, SegmentationLoss, boundary_loss, cross_entropy, dice_loss
 from losses import boundary_focal_loss, focal_loss, mask_metrics, matting_loss
 from models.blocks import SigSoftmax
 

@@ -9,7 +9,7 @@ import models
 from losses import ForegroundIoU, cross_entropy
 from losses.metrics import foreground_iou_per_image
 from models.checkpoint import SPEC_ATTR, load_checkpoint, make_spec, mask_model, save_checkpoint
-from errors import UserError
+from utils import UserError
 
 
 @pytest.mark.parametrize("name", models.names())

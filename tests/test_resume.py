@@ -11,9 +11,9 @@ from data.augment import DEFAULT_SPEC, build_augmenter
 from data.dataset import find_pairs, make_dataset
 from data.synthetic import make_dataset as make_synthetic
 from engine.train import RUN_CONFIG, adopt_record, split_seed
-from errors import UserError
 from models.checkpoint import saved_epoch
 from tests.conftest import error_lines, run_cli
+from utils import UserError
 
 
 @pytest.fixture(scope="module")

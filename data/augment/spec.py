@@ -3,7 +3,7 @@ import ast
 from dataclasses import dataclass, field
 
 from data.augment.registry import AUGMENTERS
-from errors import UserError
+from utils import UserError
 
 DEFAULT_SPEC = ("Fliplr(0.5); "
                 "Affine(scale=(0.85, 1.15), translate_percent=(-0.05, 0.05), rotate=(-15, 15))@0.7; "
