@@ -13,6 +13,8 @@ ENCODERS = ("lightnet", "mobilenetv2_035", "mobilenetv2_050", "mobilenetv2_075",
             "mobilenetv3large_minimal_100")
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
+REFINERS = ("none", "guided", "knn", "cf")
+DEFAULT_REFINER = "guided"
 TRAINING_INPUT_SHAPE = 256
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
@@ -153,6 +155,17 @@ def build_parser():
                             "fine-tuning it with another --seed, or its validation images get trained on")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+
+    out = p.add_argument_group("refinement and cut-outs (--infer_single_img, --evaluate)")
+    out.add_argument("--refine", choices=REFINERS, default=DEFAULT_REFINER,
+                     help="full-resolution refinement of the upsampled alpha with the photo as guide: none, "
+                          "guided (fast guided filter), knn (KNN matting) or cf (closed-form matting)")
+    out.add_argument("--trimap_band", type=ranged(int, 1), default=None, metavar="PX",
+                     help="refine only within PX pixels either side of the predicted outline "
+                          "(None: 2%% of the photo's short side)")
+    out.add_argument("--background", default="", metavar="PATH|#RRGGBB|blur",
+                     help="with --infer_single_img: also write <stem>_composite.jpg, the person over this "
+                          "image, colour, or the photo's own background blurred")
 
     paths = p.add_argument_group("paths")
     paths.add_argument("--dataset_dir", default="./dataset/selfie", help="folder with training/ and testing/")

@@ -67,8 +67,8 @@ class CheckpointWriter(keras.callbacks.Callback):
         write_json(os.path.join(self.folder, STATE_FILE), state)
 
 
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite, and remembers where."""
+class StopOnNonFinite(keras.callbacks.TerminateOnNaN):
+    """Keras's TerminateOnNaN (stops at the first batch whose loss is NaN or infinite), remembering the epoch."""
 
     def __init__(self):
         super().__init__()
@@ -77,10 +77,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
 
-    def on_train_batch_end(self, batch, logs=None):
-        if not finite(logs or {}, "loss"):
+    def on_batch_end(self, batch, logs=None):
+        super().on_batch_end(batch, logs)
+        if self.model.stop_training and self.stopped_at is None:
             self.stopped_at = self.epoch
-            self.model.stop_training = True
 
 
 class SkippedSamples(keras.callbacks.Callback):

@@ -4,7 +4,9 @@ Per test image, at the image's own resolution: ground truth = matte >= 128, pred
 foreground probability >= 0.5 after upsampling. Reported: the mean of per-image foreground IoU
 (``mean_fg_iou``, the papers' "mIoU"), the dataset-level IoU (total intersection / total union),
 the mean over images of the two-class (person, background) mean IoU, the boundary F-score within
-3 px, and images per second end to end (decode, resize, predict, upsample).
+3 px, and images per second end to end (decode, resize, predict, upsample, refine). The alpha is
+refined first (``--refine``); when the mattes are soft, the alpha errors of ``engine.alpha_metrics``
+are reported too, over the whole image and over the ground truth's unknown band.
 """
 import os
 import time
@@ -14,8 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
+from engine.alpha_metrics import alpha_errors
 from engine.infer import predict_alpha, write_image
 from engine.predictors import load_predictor
+from engine.refine import default_band, refine
 from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3
@@ -52,6 +56,16 @@ def score(truth, pred):
             "inter": np.logical_and(truth, pred).sum(), "union": np.logical_or(truth, pred).sum()}
 
 
+def soft_mattes(dataset_dir):
+    """Whether the test split's mattes hold more than two grey levels between them."""
+    levels = set()
+    for _, matte in find_pairs(os.path.join(dataset_dir, "testing")):
+        levels.update(np.unique(cv2.imread(matte, cv2.IMREAD_GRAYSCALE)).tolist())
+        if len(levels) > 2:
+            return True
+    return False
+
+
 def test_pairs(dataset_dir):
     """(image, matte, path) for each test pair, decoded in parallel ahead of use."""
     pairs = find_pairs(os.path.join(dataset_dir, "testing"))
@@ -82,7 +96,8 @@ def evaluate(args, weights):
     folders = dataset_dirs(args.dataset_dir)
     by_set = {}
     for name, folder in zip(set_names(folders), folders):
-        figures, sheet = evaluate_set(predict, size, folder, args.output_dir, weights, name if len(folders) > 1 else "")
+        figures, sheet = evaluate_set(predict, size, folder, args.output_dir, weights, name if len(folders) > 1 else "",
+                                      args.refine, args.trimap_band)
         print((f"set={name} " if len(folders) > 1 else "") + figure_line(figures))
         print(f"worst {min(WORST_SHOWN, figures['images'])} images: {sheet}")
         by_set[name] = figures
@@ -93,13 +108,26 @@ def evaluate(args, weights):
     return by_set if len(folders) > 1 else by_set[name]
 
 
-def evaluate_set(predict, size, folder, output_dir, weights, label):
+def evaluate_set(predict, size, folder, output_dir, weights, label, method, band):
+    """Figures for ``folder``'s test split with the alpha refined by ``method`` in a trimap band of
+    ``band`` px (None: ``default_band`` of each photo), and the path of its worst-images sheet."""
     iterator, count = test_pairs(folder)
-    results, start = [], time.perf_counter()
+    soft = soft_mattes(folder)
+    results, alpha_scores, refine_s, start = [], [], 0.0, time.perf_counter()
     for image, matte, path in iterator:
-        pred = predict_alpha(predict, image, size) >= 0.5
+        alpha = predict_alpha(predict, image, size)
+        image_band = band or default_band(image.shape)
+        refine_start = time.perf_counter()
+        alpha = refine(image, alpha, method, image_band)
+        refine_s += time.perf_counter() - refine_start
+        pred = alpha >= 0.5
         results.append((score(matte[..., 0] >= 128 / 255, pred), path.decode(), pred))
+        if soft:
+            alpha_scores.append(alpha_errors(alpha, matte[..., 0], image_band))
     figures = summarize([r[0] for r in results], count / (time.perf_counter() - start), size)
+    figures.update(refine=method, refine_ms=1000 * refine_s / max(1, count))
+    if alpha_scores:
+        figures.update({key: float(np.mean([s[key] for s in alpha_scores])) for key in alpha_scores[0]})
     return figures, write_worst(results, output_dir, weights, label)
 
 

@@ -1,5 +1,6 @@
 """Single-image inference: predict at the model's input size, bring the result back to the photo's size."""
 import os
+import time
 
 import cv2
 import numpy as np
@@ -7,7 +8,9 @@ import tensorflow as tf
 
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
+from engine.cutout import background_kind, composite, foreground_and_background, new_background
 from engine.predictors import load_predictor
+from engine.refine import default_band, refine
 from utils import UserError, writable_folder
 
 OVERLAY_COLOUR = np.array([0, 255, 0], np.float32)  # RGB green tint over the person
@@ -35,14 +38,29 @@ def predict_alpha(predict, image, size):
     return np.clip(alpha.numpy(), 0.0, 1.0)
 
 
-def render_outputs(image, alpha):
-    """The four outputs as arrays: mask (0/255), alpha, RGBA cut-out, RGB overlay."""
+def timed_refine(image, alpha, method, band):
+    """``refine`` with ``band`` (None: ``default_band`` of the photo); prints the time it took."""
+    band = band or default_band(image.shape)
+    start = time.perf_counter()
+    refined = refine(image, alpha, method, band)
+    print(f"refine={method} band={band}px: {1000 * (time.perf_counter() - start):.1f} ms per image")
+    return refined
+
+
+def render_outputs(image, alpha, background="", picture=None):
+    """The outputs as arrays: mask (0/255), alpha, RGBA cut-out (the person's estimated colours, so no
+    background shows through its soft edge), RGB overlay, and with a ``background`` (a --background
+    value; ``picture``: its decoded file) the composite over it."""
     mask = np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
     alpha8 = np.round(alpha * 255).astype(np.uint8)
-    cutout = np.dstack([image, alpha8])
+    foreground, scene = foreground_and_background(image, alpha)
+    cutout = np.dstack([np.round(foreground * 255).astype(np.uint8), alpha8])
     tint = alpha[..., None] * 0.5
     overlay = (image * (1 - tint) + OVERLAY_COLOUR * tint).astype(np.uint8)
-    return {"mask.png": mask, "alpha.png": alpha8, "cutout.png": cutout, "overlay.jpg": overlay}
+    outputs = {"mask.png": mask, "alpha.png": alpha8, "cutout.png": cutout, "overlay.jpg": overlay}
+    if background:
+        outputs["composite.jpg"] = composite(foreground, alpha, new_background(background, scene, picture))
+    return outputs
 
 
 def write_image(path, array):
@@ -58,12 +76,13 @@ def write_image(path, array):
 def infer_single_image(args, weights):
     """Run ``weights`` on ``--img_path`` and write its outputs under ``--output_dir``; returns their paths."""
     image = read_image(args.img_path)
+    picture = read_image(args.background, "--background") if background_kind(args.background) == "file" else None
     predict, size = load_predictor(weights, args.input_shape)
-    alpha = predict_alpha(predict, image, size)
+    alpha = timed_refine(image, predict_alpha(predict, image, size), args.refine, args.trimap_band)
     writable_folder(args.output_dir, "--output_dir")
     stem = os.path.splitext(os.path.basename(args.img_path))[0]
     paths = []
-    for suffix, array in render_outputs(image, alpha).items():
+    for suffix, array in render_outputs(image, alpha, args.background, picture).items():
         path = os.path.join(args.output_dir, f"{stem}_{suffix}")
         write_image(path, array)
         paths.append(path)

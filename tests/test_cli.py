@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from models.checkpoint import load_checkpoint
+from models.encoders import encoder_layers
 from tests.conftest import SEED_INFER_IMAGE, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
@@ -76,12 +78,19 @@ def best_checkpoint(workdir, run="lightnet"):
 
 
 def test_seed_finetune_line_at_another_size(trained, workdir):
-    result = run_cli(SEED_FINETUNE + ["--nb_epoch=2", "--input_shape=96", "--batch_size=4",
-                                      f"--weight_dir={best_checkpoint(workdir)}", "--freeze_encoder=1"], cwd=workdir)
+    start = best_checkpoint(workdir)
+    result = run_cli(SEED_FINETUNE + ["--nb_epoch=2", "--input_shape=96", "--batch_size=4", "--checkpoint=1",
+                                      f"--weight_dir={start}", "--freeze_encoder=1"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "encoder frozen for the first 1 epoch" in result.stdout
     folder = workdir / "trained_models" / "mattingnet"
-    assert checkpoints(folder)
+    (after_frozen,), (after_both,) = (glob.glob(str(folder / f"{n:02d}-*.h5")) for n in (1, 2))
+    nets = [load_checkpoint(path)[0] for path in (start, after_frozen, after_both)]
+    encoder = [[w for layer in encoder_layers(m) for w in layer.get_weights()] for m in nets]
+    assert all(np.array_equal(a, b) for a, b in zip(encoder[0], encoder[1]))  # frozen: batch-norm statistics too
+    assert not all(np.array_equal(a, b) for a, b in zip(encoder[1], encoder[2]))  # then it trains
+    head = [m.get_layer("head").get_weights()[0] for m in nets]
+    assert not np.array_equal(head[0], head[1])
     config = json.loads((folder / "run_config.json").read_text())
     assert config["finetune"] and config["model_spec"]["model"] == "lightnet" and config["input_shape"] == 96
 

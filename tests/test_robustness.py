@@ -2,7 +2,6 @@
 import glob
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from data.synthetic import make_dataset
+from models.checkpoint import saved_epoch
 from tests.conftest import MAIN, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
@@ -122,22 +122,43 @@ def all_checkpoints_load(folder):
     return paths
 
 
+def completed_epochs(folder):
+    """The last epoch checkpoints.json records (written after last.h5 each epoch), 0 before the first."""
+    try:
+        return json.loads((folder / "checkpoints.json").read_text())["epoch"]
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def optimizer_steps(path):
+    with h5py.File(path, "r") as f:
+        return int(f["optimizer_weights"]["adam/iteration"][()])
+
+
 def test_sigkill_then_resume_completes(data, tmp_path):
-    epochs = 6
+    """Killed right after epoch 1's and then epoch 3's checkpoint write (seen on disk, not guessed by
+    sleeping), the run resumes from where it was, optimizer state included."""
+    epochs, steps_per_epoch = 6, 2  # 8 training pairs in batches of 4
+    run = tmp_path / "run"
     flags = [f"--nb_epoch={epochs}", f"--dataset_dir={data / 'good'}", "--checkpoint_path=run", "--checkpoint=1",
              "--weight_dir=", *TINY]
-    rng = random.Random(0)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    for _ in range(3):
-        mode = "--resume=True" if (tmp_path / "run" / "last.h5").exists() else "--train=True"
+    for kill_after in (1, 3):
+        mode = "--resume=True" if (run / "last.h5").exists() else "--train=True"
         process = subprocess.Popen([sys.executable, MAIN, mode, *flags], cwd=tmp_path, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(8, 25))
+        deadline = time.monotonic() + 300
+        while completed_epochs(run) < kill_after and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
-        process.wait()
-        all_checkpoints_load(str(tmp_path / "run"))
+        assert process.wait() == -signal.SIGKILL  # killed mid-run, not finished
+        assert kill_after <= completed_epochs(run) < epochs
+        all_checkpoints_load(str(run))
+    done = saved_epoch(str(run / "last.h5"))  # checkpoints.json may lag it by one if killed between the two
+    assert optimizer_steps(str(run / "last.h5")) == done * steps_per_epoch
     result = run_cli(["--resume=True", *flags], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "run" / "checkpoints.json").read_text())["epoch"] == epochs
-    assert glob.glob(str(tmp_path / "run" / f"{epochs:02d}-*.h5"))
-    assert len(all_checkpoints_load(str(tmp_path / "run"))) >= epochs
+    assert f"resuming after epoch {done}" in result.stdout and "optimizer state" not in result.stderr
+    assert completed_epochs(run) == epochs and optimizer_steps(str(run / "last.h5")) == epochs * steps_per_epoch
+    assert glob.glob(str(run / f"{epochs:02d}-*.h5"))
+    assert len(all_checkpoints_load(str(run))) >= epochs
