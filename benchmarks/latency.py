@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
-from convert.sidecar import foreground, read_sidecar, sidecar_path  # noqa: E402
+from models.predictors import foreground, read_sidecar, sidecar_path  # noqa: E402
 
 FRAME_SHAPE = (800, 600, 3)  # a 600 x 800 portrait photo, as in EG1800
 

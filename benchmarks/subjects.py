@@ -7,9 +7,8 @@ probability in its last output channel, upsampled bilinearly.
 import cv2
 import numpy as np
 
-from convert.tflite import LiteRTModel
 from engine.infer import predict_alpha
-from engine.predictors import load_predictor
+from models.predictors import LiteRTModel, load_predictor
 
 
 def ours(path):

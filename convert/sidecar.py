@@ -1,13 +1,9 @@
 """``NAME.json`` beside every ``NAME.tflite``: all an app needs to feed the model and read its output."""
 import json
-import os
-
-import numpy as np
 
 from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE
-from utils import UserError, write_bytes
-
-FORMAT = "portrait-segmentation tflite sidecar v1"
+from models.predictors import SIDECAR_FORMAT, sidecar_path
+from utils import write_bytes
 
 DECODING = {
     "softmax": "probabilities; person probability = channel {fg}",
@@ -15,10 +11,6 @@ DECODING = {
     "sigmoid": "person probability in channel {fg}",
     "logit": "one raw logit; person where logit > 0, probability = sigmoid(logit)",
 }
-
-
-def sidecar_path(tflite_path):
-    return os.path.splitext(tflite_path)[0] + ".json"
 
 
 def output_kind(channels, with_activation):
@@ -29,23 +21,11 @@ def output_kind(channels, with_activation):
     return "logit" if channels == 1 else "logits"
 
 
-def foreground(output, kind):
-    """Person probability (..., H, W) from a model output of the given kind."""
-    output = np.asarray(output, np.float32)
-    if kind == "softmax":
-        return output[..., 1]
-    if kind == "logits":
-        return 1.0 / (1.0 + np.exp(output[..., 0] - output[..., 1]))
-    if kind == "logit":
-        return 1.0 / (1.0 + np.exp(-output[..., 0]))
-    return output[..., 0]
-
-
 def describe(size, channels, kind, variant, weights, spec, parity, gpu):
     """The sidecar's content for one exported file."""
     fg = 0 if kind in ("sigmoid", "logit") else 1
     return {
-        "format": FORMAT,
+        "format": SIDECAR_FORMAT,
         "input": {"shape": [1, size, size, channels], "layout": "NHWC", "dtype": "float32",
                   "channel_order": CHANNEL_ORDER, "scale": INPUT_SCALE, "offset": INPUT_OFFSET,
                   "normalization": "x = pixel * scale + offset (pixel 0..255)",
@@ -64,20 +44,3 @@ def write_sidecar(tflite_path, content):
     path = sidecar_path(tflite_path)
     write_bytes(path, (json.dumps(content, indent=2) + "\n").encode())
     return path
-
-
-def read_sidecar(tflite_path, flag="--weight_dir"):
-    """The sidecar of a ``.tflite`` file; a UserError names the file if it is missing or not ours."""
-    path = sidecar_path(tflite_path)
-    if not os.path.isfile(tflite_path):
-        raise UserError(f"{flag}: no such file: {tflite_path}")
-    try:
-        with open(path) as f:
-            content = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{flag}: {tflite_path} has no sidecar {path} (export it with --convert=True)") from None
-    except (OSError, ValueError):
-        raise UserError(f"{flag}: {path} is not a readable sidecar") from None
-    if content.get("format") != FORMAT:
-        raise UserError(f"{flag}: {path} is not a portrait-segmentation sidecar")
-    return content

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
 from convert.gpu import gpu_problems
-from convert.sidecar import describe, foreground, output_kind, write_sidecar
+from convert.sidecar import describe, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
 from models.checkpoint import build, load_checkpoint, mask_model
+from models.predictors import LiteRTModel, foreground
 from utils import RunStopped, UserError, native_stderr_muted, warn, writable_folder, write_bytes
 
 DEFAULT_FOLDER = "./trained_models"
@@ -86,21 +86,6 @@ def to_tflite(model, variant="float32", calibration=()):
     with contextlib.redirect_stdout(io.StringIO()), native_stderr_muted(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return converter.convert()
-
-
-class LiteRTModel:
-    """A .tflite model in the LiteRT interpreter, called like a Keras model on a float32 batch of 1."""
-
-    def __init__(self, model_path=None, model_content=None, threads=1):
-        self.interpreter = Interpreter(model_path=model_path, model_content=model_content, num_threads=threads)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-
-    def __call__(self, batch):
-        self.interpreter.set_tensor(self.input["index"], np.asarray(batch, self.input["dtype"]))
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"])
 
 
 def image_batches(dataset_dir, splits, size, limit):

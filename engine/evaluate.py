@@ -18,7 +18,7 @@ import tensorflow as tf
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
 from engine.alpha_metrics import alpha_errors
 from engine.infer import predict_alpha, write_image
-from engine.predictors import load_predictor
+from models.predictors import load_predictor
 from engine.refine import default_band, refine
 from utils import writable_folder
 

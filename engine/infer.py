@@ -9,7 +9,7 @@ import tensorflow as tf
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
 from engine.cutout import background_kind, composite, foreground_and_background, new_background
-from engine.predictors import load_predictor
+from models.predictors import load_predictor
 from engine.refine import default_band, refine
 from utils import UserError, writable_folder
 

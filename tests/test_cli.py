@@ -110,7 +110,7 @@ def test_seed_infer_line(trained, workdir):
 
 
 def test_train_convert_infer_in_one_line(workdir):
-    from convert.tflite import LiteRTModel
+    from models.predictors import LiteRTModel
     from data.dataset import decode_image
     from data.preprocess import normalize, resize_image
     from models.checkpoint import load_checkpoint, mask_model

@@ -57,7 +57,7 @@ def test_bad_background_is_one_line(workdir, background, needle):
 
 def test_refine_none_writes_the_upsampled_probability(workdir):
     from engine.infer import predict_alpha, read_image
-    from engine.predictors import load_predictor
+    from models.predictors import load_predictor
 
     result = run_cli(INFER + ["--refine=none", "--output_dir=./out_none"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -20,13 +20,14 @@ V2_035 = os.path.join(WEIGHTS, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_
 V2_050 = os.path.join(WEIGHTS, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5")
 needs_weights = pytest.mark.skipif(not os.path.isfile(V2_035), reason="../shared/weights is absent")
 APPLICATIONS = list(encoders.ENCODERS)
+QUICK = ("mobilenetv2_035", "mobilenetv3small_100")  # the rest of the registry runs with the slow tests
 
 
 def test_cli_choices_are_the_registry():
     assert list(main.ENCODERS) == encoders.names()
 
 
-@pytest.mark.parametrize("name", APPLICATIONS)
+@pytest.mark.parametrize("name", [n if n in QUICK else pytest.param(n, marks=pytest.mark.slow) for n in APPLICATIONS])
 def test_features_at_strides_4_to_32(name):
     nested = encoders.feature_model(name, SIZE)
     assert [SIZE // f.shape[1] for f in nested.outputs] == [4, 8, 16, 32]

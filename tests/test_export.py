@@ -10,7 +10,7 @@ import tensorflow as tf
 import models
 from convert import tflite
 from convert.gpu import analysis, gpu_problems, ops
-from convert.sidecar import foreground, read_sidecar
+from models.predictors import LiteRTModel, foreground, read_sidecar
 from models.checkpoint import make_spec
 from tests.conftest import REPO, error_lines, run_cli
 from utils import RunStopped, UserError
@@ -70,9 +70,10 @@ def test_softmax_is_exported_as_two_sigmoids_with_the_same_probabilities():
     content = tflite.to_tflite(tflite.two_sigmoids(model))
     found = ops(analysis(content))
     assert "LOGISTIC" in found and "SOFTMAX" not in found
-    np.testing.assert_allclose(tflite.LiteRTModel(model_content=content)(batch), model(batch).numpy(), atol=1e-5)
+    np.testing.assert_allclose(LiteRTModel(model_content=content)(batch), model(batch).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", models.names())
 def test_every_network_runs_on_the_gpu_delegate(name):
     spec = make_spec(name, SIZE)
