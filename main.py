@@ -209,21 +209,24 @@ def run(args):
         tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
     from engine import check, evaluate, infer, preview, train
+    from engine.config import OutputConfig, TrainConfig, from_flags
 
-    status = check.check_data(args) if args.check_data else 0
-    if args.preview_augment:
-        preview.preview_augment(args)
-    weights = args.weight_dir
-    if args.input_shape is None and (args.train or args.finetune or args.resume or args.preview_augment):
+    status = check.check_data(args.dataset_dir, args.val_ratio, args.seed) if args.check_data else 0
+    training = args.train or args.finetune or args.resume
+    if args.input_shape is None and (training or args.preview_augment):
         args.input_shape = TRAINING_INPUT_SHAPE
-    if args.train or args.finetune or args.resume:
-        weights = train.train(args)
+    if args.preview_augment:
+        preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, args.input_shape, args.seed,
+                                args.output_dir)
+    weights = train.train(from_flags(TrainConfig, args)) if training else args.weight_dir
     if args.convert or args.android:
-        tflite.convert(args, weights, args.quantize if args.convert else (), android=args.android)
+        tflite.convert(weights, args.quantize if args.convert else (), args.android, args.input_shape,
+                       args.tflite_name, args.dataset_dir)
+    output = from_flags(OutputConfig, args)
     if args.evaluate:
-        evaluate.evaluate(args, weights)
+        evaluate.evaluate(weights, args.dataset_dir, output)
     if args.infer_single_img:
-        infer.infer_single_image(args, weights)
+        infer.infer_single_image(weights, args.img_path, output)
     return status
 
 
@@ -238,7 +241,7 @@ def given_flags(argv):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.given = given_flags(argv)
+    args.given = frozenset(given_flags(argv))
     check_combination(parser, args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from utils import RunStopped, UserError

@@ -55,11 +55,10 @@ def train_step_rate(ds, args, train_args):
 def main():
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import main as cli
     from data.dataset import find_pairs
+    from engine.config import TrainConfig
 
-    train_args = cli.build_parser().parse_args(
-        ["--train=True", "--weight_dir=", f"--input_shape={args.input_shape}", f"--batch_size={args.batch_size}"])
+    train_args = TrainConfig(weight_dir="", input_shape=args.input_shape, batch_size=args.batch_size)
     pairs = find_pairs(os.path.join(args.dataset_dir, "training"))
     pipeline, ds = pipeline_rate(pairs, args)
     print(f"pipeline: {pipeline:.1f} img/s (decode + resize + default augmentation + boundary targets)")

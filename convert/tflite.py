@@ -166,18 +166,21 @@ def failures(exports):
             yield f"--android: {os.path.basename(e.path)} would not run on the GPU delegate: {'; '.join(e.gpu)}"
 
 
-def convert(args, weights, variants=("float32",), android=False):
-    """Export ``weights`` as ``variants`` (and the Android file); returns the written paths.
+def convert(weights, variants=("float32",), android=False, input_shape=None, tflite_name="",
+            dataset_dir="./dataset/selfie"):
+    """Export ``weights`` as ``variants`` (and the Android file) at ``input_shape`` (None: the size it was
+    trained at) to ``tflite_name`` (see ``output_stem``), checked on images of the first ``dataset_dir``
+    folder; returns the written paths.
 
     Nothing is written unless every file passes its parity check and, for Android, the GPU check.
     """
-    model, spec = load_checkpoint(weights, args.input_shape)
-    size = args.input_shape or spec["input_shape"]
-    stem = output_stem(args.tflite_name, weights, size)
+    model, spec = load_checkpoint(weights, input_shape)
+    size = input_shape or spec["input_shape"]
+    stem = output_stem(tflite_name, weights, size)
     writable_folder(os.path.dirname(stem) or ".", "--tflite_name")
     static = static_copy(model, spec, size)
     channels = static.output_shape[-1]
-    images_from = dataset_dirs(args.dataset_dir)[0]
+    images_from = dataset_dirs(dataset_dir)[0]
     batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
     reference = keras_reference(static, batches, channels)
     calibration, calibrated_on = [], None

@@ -14,9 +14,9 @@ def report_lines(split, report):
         yield f"  empty matte ({split}): {matte}"
 
 
-def check_data(args):
-    """Scan each --dataset_dir folder; returns 1 if any file is unusable, else 0."""
-    return max(check_folder(folder, args.val_ratio, args.seed) for folder in dataset_dirs(args.dataset_dir))
+def check_data(dataset_dir, val_ratio, seed):
+    """Scan each --dataset_dir folder, split as training would; returns 1 if any file is unusable, else 0."""
+    return max(check_folder(folder, val_ratio, seed) for folder in dataset_dirs(dataset_dir))
 
 
 def check_folder(folder, val_ratio, seed):

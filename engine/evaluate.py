@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
 from engine.alpha_metrics import alpha_errors
+from engine.config import OutputConfig
 from engine.infer import predict_alpha, write_image
 from models.predictors import load_predictor
 from engine.refine import default_band, refine
@@ -89,15 +90,15 @@ def figure_line(figures):
     return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
 
 
-def evaluate(args, weights):
+def evaluate(weights, dataset_dir, output: OutputConfig):
     """Score ``weights`` on each --dataset_dir folder's test split: one summary line per set (and their mean
     when there are several); the worst images of each go to --output_dir. Returns the figures by set."""
-    predict, size = load_predictor(weights, args.input_shape)
-    folders = dataset_dirs(args.dataset_dir)
+    predict, size = load_predictor(weights, output.input_shape)
+    folders = dataset_dirs(dataset_dir)
     by_set = {}
     for name, folder in zip(set_names(folders), folders):
-        figures, sheet = evaluate_set(predict, size, folder, args.output_dir, weights, name if len(folders) > 1 else "",
-                                      args.refine, args.trimap_band)
+        figures, sheet = evaluate_set(predict, size, folder, output.output_dir, weights,
+                                      name if len(folders) > 1 else "", output.refine, output.trimap_band)
         print((f"set={name} " if len(folders) > 1 else "") + figure_line(figures))
         print(f"worst {min(WORST_SHOWN, figures['images'])} images: {sheet}")
         by_set[name] = figures

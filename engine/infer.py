@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
+from engine.config import OutputConfig
 from engine.cutout import background_kind, composite, foreground_and_background, new_background
 from models.predictors import load_predictor
 from engine.refine import default_band, refine
@@ -73,17 +74,17 @@ def write_image(path, array):
     os.replace(tmp, path)
 
 
-def infer_single_image(args, weights):
+def infer_single_image(weights, img_path, output: OutputConfig):
     """Run ``weights`` on ``--img_path`` and write its outputs under ``--output_dir``; returns their paths."""
-    image = read_image(args.img_path)
-    picture = read_image(args.background, "--background") if background_kind(args.background) == "file" else None
-    predict, size = load_predictor(weights, args.input_shape)
-    alpha = timed_refine(image, predict_alpha(predict, image, size), args.refine, args.trimap_band)
-    writable_folder(args.output_dir, "--output_dir")
-    stem = os.path.splitext(os.path.basename(args.img_path))[0]
+    image = read_image(img_path)
+    picture = read_image(output.background, "--background") if background_kind(output.background) == "file" else None
+    predict, size = load_predictor(weights, output.input_shape)
+    alpha = timed_refine(image, predict_alpha(predict, image, size), output.refine, output.trimap_band)
+    writable_folder(output.output_dir, "--output_dir")
+    stem = os.path.splitext(os.path.basename(img_path))[0]
     paths = []
-    for suffix, array in render_outputs(image, alpha, args.background, picture).items():
-        path = os.path.join(args.output_dir, f"{stem}_{suffix}")
+    for suffix, array in render_outputs(image, alpha, output.background, picture).items():
+        path = os.path.join(output.output_dir, f"{stem}_{suffix}")
         write_image(path, array)
         paths.append(path)
         print(path)

@@ -10,6 +10,8 @@ import main
 import models
 from convert import tflite
 from convert.gpu import gpu_problems
+from engine.config import TrainConfig
+from engine.train import checkpoint_model
 from models import encoders
 from models.checkpoint import load_checkpoint, make_spec, mask_model, save_checkpoint
 from utils import UserError
@@ -108,11 +110,8 @@ def test_every_encoder_runs_on_the_gpu_delegate(name):
 
 
 def test_activation_of_a_checkpoint_cannot_be_changed(tmp_path):
-    from engine.train import checkpoint_model
     path = str(tmp_path / "m.h5")
     save_checkpoint(models.create("lightnet", SIZE), make_spec("lightnet", SIZE), path)
-    args = main.build_parser().parse_args(["--train=True", f"--weight_dir={path}", "--activation=sigmoid"])
     with pytest.raises(UserError, match="--activation=sigmoid but .* was built with activation softmax"):
-        checkpoint_model(args)
-    args = main.build_parser().parse_args(["--train=True", f"--weight_dir={path}", "--activation=softmax"])
-    assert checkpoint_model(args)[1]["model"] == "lightnet"
+        checkpoint_model(TrainConfig(weight_dir=path, activation="sigmoid"))
+    assert checkpoint_model(TrainConfig(weight_dir=path, activation="softmax"))[1]["model"] == "lightnet"

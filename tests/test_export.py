@@ -82,13 +82,12 @@ def test_every_network_runs_on_the_gpu_delegate(name):
 
 
 def test_a_failing_variant_stops_before_anything_is_written(confident, workdir, monkeypatch):
-    args = type("Args", (), {"input_shape": SIZE, "tflite_name": str(workdir / "broken" / "p"),
-                             "dataset_dir": str(workdir / "dataset" / "selfie")})()
     other = keras.Sequential([keras.Input((SIZE, SIZE, 3), batch_size=1), keras.layers.Conv2D(2, 1)])
     real = tflite.to_tflite
     monkeypatch.setattr(tflite, "to_tflite", lambda model, variant="float32", calibration=(): real(other))
     with pytest.raises(RunStopped, match="disagrees with the Keras model"):
-        tflite.convert(args, str(confident))
+        tflite.convert(str(confident), input_shape=SIZE, tflite_name=str(workdir / "broken" / "p"),
+                       dataset_dir=str(workdir / "dataset" / "selfie"))
     assert not (workdir / "broken").exists() or not os.listdir(workdir / "broken")
 
 

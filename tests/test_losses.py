@@ -4,8 +4,8 @@ import pytest
 import keras
 import tensorflow as tf
 
-import main
 import models
+from engine.config import TrainConfig
 from engine.train import compile_model, loss_settings
 from data.boundary import boundary_target
 from losses import LossTerm, SegmentationLoss, boundary_loss, cross_entropy, dice_loss
@@ -35,7 +35,7 @@ def test_combined_is_weighted_focal_plus_ce():
 
 
 def test_focal_flags_reach_the_loss_and_its_logged_term():
-    args = main.build_parser().parse_args(["--focal_gamma=1", "--focal_alpha=0.25", "--weight_dir="])
+    args = TrainConfig(focal_gamma=1.0, focal_alpha=0.25, weight_dir="")
     weights = loss_settings(args, {"model": "lightnet", "kwargs": {"boundary": False}})
     assert (weights["focal_gamma"], weights["focal_alpha"]) == (1.0, 0.25)
     model = models.create("lightnet", 32)
@@ -139,7 +139,7 @@ def test_loss_term_metric_tracks_its_term():
 
 @pytest.mark.parametrize("choice,fn", [("bce", boundary_loss), ("focal", boundary_focal_loss)])
 def test_boundary_loss_flag_picks_the_heads_loss(choice, fn):
-    args = main.build_parser().parse_args([f"--boundary_loss={choice}", "--weight_dir="])
+    args = TrainConfig(boundary_loss=choice, weight_dir="")
     model = models.create("lightnet", 32, boundary=True)
     weights = loss_settings(args, {"model": "lightnet", "kwargs": {"boundary": True}})
     compile_model(model, args, steps=1, weights=weights)

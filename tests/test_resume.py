@@ -1,5 +1,5 @@
 """A resumed run trusts its own record, and sees the images an uninterrupted run would."""
-import argparse
+import dataclasses
 import json
 import os
 
@@ -10,7 +10,8 @@ import main
 from data.augment import DEFAULT_SPEC, build_augmenter
 from data.dataset import find_pairs, make_dataset
 from data.synthetic import make_dataset as make_synthetic
-from engine.train import RUN_CONFIG, adopt_record, split_seed
+from engine.config import OutputConfig, TrainConfig, from_flags
+from engine.train import RUN_CONFIG, adopt_record
 from models.checkpoint import saved_epoch
 from tests.conftest import error_lines, run_cli
 from utils import UserError
@@ -24,8 +25,8 @@ def synthetic(tmp_path_factory):
 
 def parsed(argv):
     args = main.build_parser().parse_args(argv)
-    args.given = main.given_flags(argv)
-    return args
+    args.given = frozenset(main.given_flags(argv))
+    return from_flags(TrainConfig, args)
 
 
 def test_given_flags_are_the_named_ones():
@@ -36,13 +37,11 @@ def test_given_flags_are_the_named_ones():
 def test_record_fills_defaults_and_refuses_conflicts(tmp_path):
     record = {"input_shape": 160, "val_ratio": 0.95, "seed": 7, "finetune": True, "lr_schedule": "cosine"}
     (tmp_path / RUN_CONFIG).write_text(json.dumps(record))
-    args = parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--nb_epoch=50", "--seed=7"])
-    adopt_record(args, args.given)
-    assert (args.input_shape, args.val_ratio, args.finetune, args.lr_schedule, args.nb_epoch) == (
+    config = adopt_record(parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--nb_epoch=50", "--seed=7"]))
+    assert (config.input_shape, config.val_ratio, config.finetune, config.lr_schedule, config.nb_epoch) == (
         160, 0.95, True, "cosine", 50)
-    args = parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--val_ratio=0.8"])
     with pytest.raises(UserError, match=r"--val_ratio=0.8 but the run in .* used --val_ratio=0.95"):
-        adopt_record(args, args.given)
+        adopt_record(parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--val_ratio=0.8"]))
 
 
 def test_epoch_e_is_the_same_whether_resumed_or_not(synthetic):
@@ -74,5 +73,12 @@ def test_resume_continues_at_its_own_size_and_refuses_another_split(synthetic, t
 
 
 def test_split_seed_defaults_to_seed():
-    assert split_seed(argparse.Namespace(seed=3, split_seed=None)) == 3
-    assert split_seed(argparse.Namespace(seed=3, split_seed=9)) == 9
+    assert TrainConfig(seed=3).data_split_seed == 3 and TrainConfig(seed=3, split_seed=9).data_split_seed == 9
+
+
+@pytest.mark.parametrize("record", [TrainConfig, OutputConfig])
+def test_engine_defaults_are_the_command_line_s(record):
+    flags = main.build_parser().parse_args([])
+    for f in dataclasses.fields(record):
+        if f.name not in ("given", "input_shape"):  # input_shape: None on the command line, resolved by mode
+            assert getattr(flags, f.name) == f.default, f.name

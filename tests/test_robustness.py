@@ -51,39 +51,6 @@ def data(tmp_path_factory):
     return root
 
 
-BAD_INPUTS = [
-    (["--train=True", "--weight_dir=", "--dataset_dir=missing"], "missing/training"),
-    (["--train=True", "--weight_dir=", "--dataset_dir=empty"], "expected NAME"),
-    (["--train=True", "--weight_dir=", "--dataset_dir=lonely"], "a.jpg"),
-    (["--train=True", "--weight_dir=", "--dataset_dir=broken"], "no usable training pairs"),
-    (["--train=True", "--weight_dir=nowhere.h5", "--dataset_dir=good"], "nowhere.h5"),
-    (["--train=True", "--weight_dir=notes.h5", "--dataset_dir=good"], "notes.h5"),
-    (["--train=True", "--weight_dir=foreign.h5", "--dataset_dir=good"], "no portrait-segmentation model spec"),
-    (["--train=True", "--weight_dir=ckpt/last.h5", "--model=mattingnet", "--dataset_dir=good"], "'lightnet'"),
-    (["--train=True", "--weight_dir=ckpt/last.h5", "--width=2", "--dataset_dir=good"], "built with width 1.0"),
-    (["--train=True", "--weight_dir=", "--input_shape=100"], "--input_shape"),
-    (["--train=True", "--weight_dir=", "--val_ratio=1.5"], "--val_ratio"),
-    (["--train=True", "--weight_dir=", "--dataset_dir=two", "--val_ratio=0.9"], "validation set empty"),
-    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--checkpoint_path=afile/run"], "--checkpoint_path"),
-    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=good/testing/00000.jpg",
-      "--output_dir=afile/out"], "--output_dir"),
-    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=nothing.png"], "nothing.png"),
-    (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=notes.h5"], "notes.h5"),
-    (["--resume=True", "--dataset_dir=good", "--checkpoint_path=elsewhere"], "elsewhere"),
-]
-
-
-@pytest.mark.parametrize("flags,needle", BAD_INPUTS, ids=[n for _, n in BAD_INPUTS])
-def test_bad_input_is_one_line_and_writes_nothing(data, flags, needle):
-    before = listing(data)
-    result = run_cli(flags + TINY, cwd=data)
-    lines = error_lines(result.stderr)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1 and needle in lines[0], result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert listing(data) == before
-
-
 def test_check_data_reports_bad_files_and_counts(data, tmp_path):
     shutil.copytree(data / "good", tmp_path / "set")
     jpeg = tmp_path / "set" / "training" / "00002.jpg"

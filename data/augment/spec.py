@@ -124,7 +124,10 @@ def _parse_entry(text):
 
 
 def parse_spec(spec):
-    """Parse a ``;``-separated spec into a list of Entry; ``"none"`` or blank gives []."""
+    """Parse a ``;``-separated spec into a list of Entry; ``"none"`` or blank gives [], ``"default"`` the
+    preset ``DEFAULT_SPEC``."""
     if spec is None or spec.strip().lower() in ("", "none"):
         return []
+    if spec.strip().lower() == "default":
+        spec = DEFAULT_SPEC
     return [_parse_entry(text) for text in spec.split(";") if text.strip()]
