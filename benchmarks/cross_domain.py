@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.subjects import ours, peer  # noqa: E402
-from engine.evaluate import iou, test_pairs  # noqa: E402
+from engine.evaluate import iou, decoded_test_pairs  # noqa: E402
 
 
 def parse_args():
@@ -34,8 +34,8 @@ def score_set(subjects, folder):
     """{model: (mean fg IoU, dataset IoU, images)} on ``folder``/testing."""
     per_image = {name: [] for name in subjects}
     inter, union = dict.fromkeys(subjects, 0), dict.fromkeys(subjects, 0)
-    iterator, _ = test_pairs(folder)
-    for image, matte, _ in iterator:
+    iterator, _ = decoded_test_pairs(folder)
+    for image, matte, _, _ in iterator:
         truth = matte[..., 0] >= 128 / 255
         for name, alpha in subjects.items():
             pred = alpha(image) >= 0.5

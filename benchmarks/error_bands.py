@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.subjects import ours, peer  # noqa: E402
-from engine.evaluate import boundary, test_pairs  # noqa: E402
+from engine.evaluate import boundary, decoded_test_pairs  # noqa: E402
 
 BANDS = (0, 3, 8, 16, 32)  # lower edges in pixels; the last bin is open
 
@@ -47,8 +47,8 @@ def main():
     subjects.update({os.path.basename(p): peer(p) for p in args.peer})
     errors = {name: np.zeros(len(BANDS)) for name in subjects}
     union = dict.fromkeys(subjects, 0)
-    iterator, _ = test_pairs(args.dataset_dir)
-    for image, matte, _ in iterator:
+    iterator, _ = decoded_test_pairs(args.dataset_dir)
+    for image, matte, _, _ in iterator:
         truth = matte[..., 0] >= 128 / 255
         distance = outline_distance(truth)
         for name, alpha in subjects.items():

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.subjects import ours, peer  # noqa: E402
 from engine.alpha_metrics import alpha_errors  # noqa: E402
-from engine.evaluate import score, soft_mattes, test_pairs  # noqa: E402
+from engine.evaluate import score, soft_mattes, decoded_test_pairs, usable_test_pairs  # noqa: E402
 from engine.refine import default_band, refine  # noqa: E402
 from main import REFINERS  # noqa: E402
 
@@ -56,9 +56,10 @@ def sha256_prefix(path):
 def score_all(subjects, refiners, dataset_dir, band, limit):
     """{(model, refiner): [per-image figures]} and the photo sizes seen."""
     figures, sizes = collections.defaultdict(list), collections.Counter()
-    soft = soft_mattes(dataset_dir)
-    iterator, count = test_pairs(dataset_dir)
-    for _, (image, matte, _) in zip(range(limit or count), iterator):
+    pairs = usable_test_pairs(dataset_dir)
+    soft = soft_mattes(pairs)
+    iterator, count = decoded_test_pairs(dataset_dir, pairs)
+    for _, (image, matte, _, _) in zip(range(limit or count), iterator):
         truth, image_band = matte[..., 0], band or default_band(image.shape)
         sizes[f"{image.shape[1]}×{image.shape[0]}"] += 1
         for name, predict in subjects.items():

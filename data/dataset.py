@@ -46,12 +46,35 @@ def find_pairs(folder):
     return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
 
 
-def dataset_dirs(text):
-    """``--dataset_dir``: one folder, or several separated by commas."""
-    folders = [d.strip() for d in text.split(",") if d.strip()]
-    if not folders:
+def weighted_dirs(text):
+    """``--dataset_dir``: ``[(folder, sampling weight)]`` from one folder or several separated by commas, each
+    optionally followed by ``@w``: its training pairs are drawn w times as often (default 1)."""
+    entries = [d.strip() for d in text.split(",") if d.strip()]
+    if not entries:
         raise UserError(f"--dataset_dir is empty: give a folder with training/ and testing/, got '{text}'")
-    return folders
+    weighted = []
+    for entry in entries:
+        folder, _, weight = entry.rpartition("@") if "@" in entry else (entry, "", "1")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = 0.0
+        if value <= 0:
+            raise UserError(f"--dataset_dir: '{entry}' has a sampling weight that is not a positive number")
+        weighted.append((folder, value))
+    return weighted
+
+
+def dataset_dirs(text):
+    """The folders of ``--dataset_dir``, without their sampling weights."""
+    return [folder for folder, _ in weighted_dirs(text)]
+
+
+def oversampled(pairs, weight, seed):
+    """``pairs`` drawn ``weight`` times as often: every pair floor(weight) times, plus a seeded share of them
+    for the fraction."""
+    whole, extra = int(weight), round((weight - int(weight)) * len(pairs))
+    return pairs * whole + random.Random(seed).sample(pairs, extra)
 
 
 def set_names(folders):

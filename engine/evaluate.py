@@ -16,12 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
+from data.scan import scan_pairs, size_text
 from engine.alpha_metrics import alpha_errors
 from engine.config import OutputConfig
 from engine.infer import predict_alpha, write_image
 from models.predictors import load_predictor
 from engine.refine import default_band, refine
-from utils import writable_folder
+from utils import UserError, warn, writable_folder
 
 BOUNDARY_TOLERANCE = 3
 WORST_SHOWN = 16
@@ -57,23 +58,47 @@ def score(truth, pred):
             "inter": np.logical_and(truth, pred).sum(), "union": np.logical_or(truth, pred).sum()}
 
 
-def soft_mattes(dataset_dir):
-    """Whether the test split's mattes hold more than two grey levels between them."""
+def soft_mattes(pairs):
+    """Whether the mattes of ``pairs`` hold more than two grey levels between them."""
     levels = set()
-    for _, matte in find_pairs(os.path.join(dataset_dir, "testing")):
+    for _, matte in pairs:
         levels.update(np.unique(cv2.imread(matte, cv2.IMREAD_GRAYSCALE)).tolist())
         if len(levels) > 2:
             return True
     return False
 
 
-def test_pairs(dataset_dir):
-    """(image, matte, path) for each test pair, decoded in parallel ahead of use."""
-    pairs = find_pairs(os.path.join(dataset_dir, "testing"))
+def usable_test_pairs(dataset_dir):
+    """``dataset_dir``/testing's pairs after the training scan: unusable ones skipped and named, mattes of
+    another size named (they are resized to their image)."""
+    folder = os.path.join(dataset_dir, "testing")
+    report = scan_pairs(find_pairs(folder))
+    for path, reason in report.bad:
+        warn(f"skipping unusable test pair: {path}: {reason}")
+    for matte, matte_size, image_size in report.resized:
+        warn(f"{matte} is {size_text(matte_size)} but its image is {size_text(image_size)}: resized to the image")
+    if not report.good:
+        raise UserError(f"no usable test pairs in {folder}")
+    return report.good
+
+
+def matte_at_image_size(image, matte):
+    size = tf.shape(image)[:2]
+    return tf.cond(tf.reduce_all(tf.shape(matte)[:2] == size), lambda: matte,
+                   lambda: tf.image.resize(matte, size, method="bilinear"))
+
+
+def decoded_test_pairs(dataset_dir, pairs=None):
+    """(image, matte at the image's size, image path, matte path) for each usable test pair, decoded in
+    parallel ahead of use, and their number."""
+    pairs = pairs or usable_test_pairs(dataset_dir)
     images, mattes = (list(x) for x in zip(*pairs))
-    ds = tf.data.Dataset.from_tensor_slices((images, mattes, images))
-    ds = ds.map(lambda i, m, p: (decode_image(i), decode_matte(m), p), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(4).as_numpy_iterator(), len(pairs)
+    ds = tf.data.Dataset.from_tensor_slices((images, mattes))
+
+    def load(image_path, matte_path):
+        image = decode_image(image_path)
+        return image, matte_at_image_size(image, decode_matte(matte_path)), image_path, matte_path
+    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(4).as_numpy_iterator(), len(pairs)
 
 
 def contact_sheet(rows):
@@ -112,17 +137,18 @@ def evaluate(weights, dataset_dir, output: OutputConfig):
 def evaluate_set(predict, size, folder, output_dir, weights, label, method, band):
     """Figures for ``folder``'s test split with the alpha refined by ``method`` in a trimap band of
     ``band`` px (None: ``default_band`` of each photo), and the path of its worst-images sheet."""
-    iterator, count = test_pairs(folder)
-    soft = soft_mattes(folder)
+    pairs = usable_test_pairs(folder)
+    iterator, count = decoded_test_pairs(folder, pairs)
+    soft = soft_mattes(pairs)
     results, alpha_scores, refine_s, start = [], [], 0.0, time.perf_counter()
-    for image, matte, path in iterator:
+    for image, matte, path, matte_path in iterator:
         alpha = predict_alpha(predict, image, size)
         image_band = band or default_band(image.shape)
         refine_start = time.perf_counter()
         alpha = refine(image, alpha, method, image_band)
         refine_s += time.perf_counter() - refine_start
         pred = alpha >= 0.5
-        results.append((score(matte[..., 0] >= 128 / 255, pred), path.decode(), pred))
+        results.append((score(matte[..., 0] >= 128 / 255, pred), (path.decode(), matte_path.decode()), pred))
         if soft:
             alpha_scores.append(alpha_errors(alpha, matte[..., 0], image_band))
     figures = summarize([r[0] for r in results], count / (time.perf_counter() - start), size)
@@ -143,9 +169,10 @@ def summarize(scores, img_per_s, size):
 def write_worst(results, output_dir, weights, label=""):
     worst = sorted(results, key=lambda r: r[0]["fg_iou"])[:WORST_SHOWN]
     rows = []
-    for s, path, pred in worst:
-        image = decode_image(path).numpy()
-        truth = (decode_matte(path.rsplit(".", 1)[0] + "_matte.png").numpy()[..., 0] >= 0.5)
+    for s, (path, matte_path), pred in worst:
+        image = decode_image(path)
+        truth = matte_at_image_size(image, decode_matte(matte_path)).numpy()[..., 0] >= 0.5
+        image = image.numpy()
         rows.append((image, (truth * 255).astype(np.uint8), (pred * 255).astype(np.uint8)))
     stem = os.path.splitext(os.path.basename(weights))[0] + (f"_{label}" if label else "")
     path = os.path.join(writable_folder(output_dir, "--output_dir"), f"{stem}_worst.jpg")

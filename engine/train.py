@@ -12,7 +12,8 @@ import keras
 
 import losses
 from data.augment import build_augmenter
-from data.dataset import dataset_dirs, find_pairs, make_dataset, name_list, set_names, split_pairs, training_targets
+from data.dataset import (find_pairs, make_dataset, name_list, oversampled, set_names, split_pairs, training_targets,
+                          weighted_dirs)
 from data.scan import scan_pairs, size_text
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
@@ -204,13 +205,13 @@ def fit_phases(model, config, data, callbacks, weights, run):
 
 
 def split_sets(dataset_dir, val_ratio, seed):
-    """Each folder's training/ pairs split on its own: {set name: (training pairs, validation pairs)}, and how
-    many unusable pairs were left out."""
-    folders, sets, skipped = dataset_dirs(dataset_dir), {}, 0
-    for name, folder in zip(set_names(folders), folders):
+    """Each folder's training/ pairs split on its own: {set name: (training pairs, validation pairs)}, the
+    training pairs repeated by the folder's sampling weight, and how many unusable pairs were left out."""
+    weighted, sets, skipped = weighted_dirs(dataset_dir), {}, 0
+    for name, (folder, weight) in zip(set_names([f for f, _ in weighted]), weighted):
         train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(folder, "training")), val_ratio, seed)
         (train_pairs, bad_train), (val_pairs, bad_val) = usable(train_pairs, "training"), usable(val_pairs, "validation")
-        sets[name], skipped = (train_pairs, val_pairs), skipped + bad_train + bad_val
+        sets[name], skipped = (oversampled(train_pairs, weight, seed), val_pairs), skipped + bad_train + bad_val
     return sets, skipped
 
 

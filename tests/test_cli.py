@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import load_checkpoint, mask_model
 from models.encoders import encoder_layers
 from tests.conftest import SEED_INFER_IMAGE, error_lines, run_cli
 
@@ -157,16 +157,34 @@ def test_user_errors_are_one_line(workdir, flags, needle):
     assert len(lines) == 1 and needle in lines[0], result.stderr
 
 
+def expected_mean_fg_iou(checkpoint, folder, size):
+    """The metric worked out here: predict at ``size``, upsample bilinearly, person >= 0.5 against matte >= 128."""
+    import tensorflow as tf
+
+    net = mask_model(load_checkpoint(checkpoint, size)[0])
+    ious = []
+    for matte_path in sorted(glob.glob(str(folder / "*_matte.png"))):
+        image = cv2.imread(glob.glob(matte_path.replace("_matte.png", ".*[gG]"))[0])[..., ::-1]
+        x = tf.image.resize(image[None].astype(np.float32) / 255, (size, size), antialias=True)
+        person = tf.image.resize(net(x)[..., -1:], image.shape[:2], method="bilinear")[0, ..., 0].numpy() >= 0.5
+        truth = cv2.imread(matte_path, cv2.IMREAD_GRAYSCALE) >= 128
+        union = (person | truth).sum()
+        ious.append(1.0 if union == 0 else (person & truth).sum() / union)
+    return float(np.mean(ious))
+
+
 def test_evaluate_prints_the_metrics_line(trained, workdir):
-    result = run_cli(["--evaluate=True", f"--weight_dir={best_checkpoint(workdir)}", "--input_shape=64",
+    checkpoint = best_checkpoint(workdir)
+    result = run_cli(["--evaluate=True", f"--weight_dir={checkpoint}", "--input_shape=64", "--refine=none",
                       "--output_dir=./eval"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(l for l in result.stdout.splitlines() if l.startswith("images="))
     figures = dict(item.split("=") for item in line.split())
-    assert figures["images"] == "4"
-    for key in ("mean_fg_iou", "dataset_iou", "miou_2class", "boundary_f"):
+    assert figures["images"] == "4" and float(figures["img_per_s"]) > 0
+    expected = expected_mean_fg_iou(checkpoint, workdir / "dataset" / "selfie" / "testing", 64)
+    assert float(figures["mean_fg_iou"]) == pytest.approx(expected, abs=1e-3)
+    for key in ("dataset_iou", "miou_2class", "boundary_f"):
         assert 0.0 <= float(figures[key]) <= 1.0, key
-    assert float(figures["img_per_s"]) > 0
     assert len(glob.glob(str(workdir / "eval" / "*_worst.jpg"))) == 1
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.dataset import find_pairs, make_dataset, split_pairs
+from data.dataset import dataset_dirs, find_pairs, make_dataset, oversampled, split_pairs, weighted_dirs
 from data.synthetic import make_dataset as make_synthetic
 from utils import UserError
 
@@ -81,3 +81,13 @@ def test_two_images_for_one_matte_are_named(tmp_path, capsys):
     pairs = find_pairs(str(tmp_path))
     assert [os.path.basename(i) for i, _ in pairs] == ["a.png"]
     assert "holds both a.jpg and a.png for a_matte.png: using a.png" in capsys.readouterr().err
+
+
+def test_dataset_dir_list_with_sampling_weights():
+    assert weighted_dirs("a, b@3,c@0.5") == [("a", 1.0), ("b", 3.0), ("c", 0.5)]
+    assert dataset_dirs("a,b@3") == ["a", "b"]
+    with pytest.raises(UserError, match="'b@x' has a sampling weight"):
+        weighted_dirs("a,b@x")
+    pairs = [(str(i), str(i)) for i in range(10)]
+    drawn = oversampled(pairs, 2.5, seed=0)
+    assert len(drawn) == 25 and all(drawn.count(p) in (2, 3) for p in pairs)
