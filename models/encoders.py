@@ -130,6 +130,6 @@ def load_encoder_weights(model, name, weights):
 def weight_error(name, encoder, weights, err):
     if weights == "imagenet":
         return (f"--encoder_weights=imagenet: Keras could not download {encoder.keras_file()} (no network?); "
-                f"give the file with --encoder_weights=PATH (e.g. ../shared/weights/{encoder.keras_file()})")
+                f"give a copy of that file with --encoder_weights=PATH")
     reason = str(err).splitlines()[0] if str(err) else type(err).__name__
     return f"--encoder_weights={weights} does not fit --encoder={name}: {reason[:200]}"
