@@ -4,7 +4,8 @@ Variants: float32, float16 weights, dynamic-range int8, full-integer int8 (calib
 images); each with the model's output activation (``NAME.tflite``) or without it
 (``NAME_without_softmax.tflite``, raw logits). ``--android=True`` writes ``NAME_android.tflite``:
 float16, logits, static 1 x S x S x 3 input, every op on the GPU delegate's list (convert/gpu.py).
-Every file takes float32 RGB in [0, 1] and gets a sidecar ``NAME.json`` (convert/sidecar.py).
+Every file takes float32 RGB in [0, 1], carries TFLite model metadata that MediaPipe Tasks' ImageSegmenter
+reads (convert/metadata.py), and gets a sidecar ``NAME.json`` (convert/sidecar.py).
 """
 import contextlib
 import io
@@ -16,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from convert import metadata
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
@@ -191,7 +193,8 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
                  f"are used): its activation ranges may not fit real photos")
     exports = planned(stem, variants, android, channels)
     for e in exports:
-        e.content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)
+        content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)
+        e.content = metadata.attach(content, metadata.describe(size, e.kind, e.label, weights, spec))
         e.check = parity(e.content, reference, batches, e.kind, e.variant)
         e.gpu = gpu_problems(e.content)
     print(f"parity against Keras on {source}:")

