@@ -1,12 +1,13 @@
 """Pretrained encoders and several datasets through the real CLI, as a user runs them."""
 import json
 import os
-import shutil
 
 import pytest
 
+import models
 from data.synthetic import make_dataset
-from tests.conftest import REPO, error_lines, run_cli
+from models.checkpoint import make_spec, save_checkpoint
+from tests.conftest import error_lines, run_cli
 from tests.test_encoders import V2_035, needs_weights
 
 pytestmark = pytest.mark.slow
@@ -75,7 +76,7 @@ def test_missing_weights_file_and_encoder_mismatch_are_one_line(workdir):
     line = one_error_line(run_cli(FRESH + ["--encoder=mobilenetv2_035", "--encoder_weights=./nope.h5",
                                            "--checkpoint_path=./runs/nope"], cwd=workdir))
     assert "--encoder_weights: no such file: ./nope.h5" in line
-    shutil.copy(os.path.join(REPO, "trained_models", "initial.h5"), workdir / "lightnet.h5")
+    save_checkpoint(models.create("lightnet", 64), make_spec("lightnet", 64), str(workdir / "lightnet.h5"))
     line = one_error_line(run_cli(FRESH[:-4] + ["--weight_dir=./lightnet.h5", "--encoder=mobilenetv2_035",
                                                 "--checkpoint_path=./runs/mismatch"], cwd=workdir))
     assert "--encoder=mobilenetv2_035" in line and "encoder lightnet" in line
