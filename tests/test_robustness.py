@@ -1,4 +1,5 @@
-"""Bad input and interrupted training through the real CLI: one clear line, nothing lost, --resume."""
+"""Bad files, diverging runs and interrupted training through the real CLI: one clear line, nothing lost,
+--resume."""
 import glob
 import json
 import os
@@ -9,7 +10,6 @@ import sys
 import time
 
 import h5py
-import numpy as np
 import pytest
 
 from data.synthetic import make_dataset
@@ -21,33 +21,11 @@ pytestmark = pytest.mark.slow
 TINY = ["--input_shape=64", "--batch_size=4", "--verbose=2"]
 
 
-def listing(root):
-    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """A synthetic set, a lightnet checkpoint, and odd files for the error matrix."""
+    """A synthetic set (the bad-input matrix is in tests/test_bad_input.py)."""
     root = tmp_path_factory.mktemp("robust")
     make_dataset(str(root / "good"), train=10, test=2, size=64, seed=3)
-    (root / "empty" / "training").mkdir(parents=True)
-    lonely = root / "lonely" / "training"
-    lonely.mkdir(parents=True)
-    shutil.copy(root / "good" / "training" / "00000.jpg", lonely / "a.jpg")
-    shutil.copy(root / "good" / "training" / "00001_matte.png", lonely / "b_matte.png")
-    broken = root / "broken" / "training"
-    broken.mkdir(parents=True)
-    for i in range(5):
-        (broken / f"{i}.jpg").write_bytes(b"not a jpeg")
-        (broken / f"{i}_matte.png").write_bytes(b"not a png")
-    make_dataset(str(root / "two"), train=2, test=1, size=64, seed=4)
-    (root / "notes.h5").write_text("plain text")
-    with h5py.File(root / "foreign.h5", "w") as f:
-        f["x"] = np.zeros(3)
-    (root / "afile").write_text("a file, not a folder")
-    result = run_cli(["--train=True", "--weight_dir=", "--nb_epoch=1", "--dataset_dir=good",
-                      "--checkpoint_path=ckpt", *TINY], cwd=root)
-    assert result.returncode == 0, result.stderr[-2000:]
     return root
 
 
