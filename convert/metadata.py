@@ -18,6 +18,7 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from ai_edge_litert.tools.flatbuffer_utils import convert_object_to_bytearray, read_model_from_bytearray
 
 from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE
+from models.predictors import read_sidecar, sidecar_path
 from utils import UserError
 
 METADATA_NAME = b"TFLITE_METADATA"
@@ -26,9 +27,11 @@ SEGMENTER_METADATA_NAME = "SEGMENTER_METADATA"
 SEGMENTER_IDENTIFIER = b"V001"
 MIN_PARSER_VERSION = "1.5.0"  # metadata_schema.fbs added CustomMetadata in 1.5.0
 LABELS_FILE = "labels.txt"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that an export is the same bytes every time
 AUTHOR = "portrait-segmentation"
-LICENSE = ("The weights carry the terms of the data they were trained on; the shipped initial.h5 was trained "
-           "on EG1800, CCP and HumanSeg (research use). Encoder pretrained on ImageNet by Google (Apache-2.0).")
+LICENSE = ("No licence of its own: the weights carry the terms of the data they were trained on (the shipped "
+           "initial.h5: EG1800 and CCP, research use; HumanSeg290, none stated) and, with a MobileNet encoder, "
+           "of its ImageNet weights (Google, Apache-2.0).")
 
 # Each table's fields in the schema's declaration order (a field's slot is its index); scalars are
 # marked with their width. From metadata_schema.fbs 1.5.0 and image_segmenter_metadata_schema.fbs 1.0.0.
@@ -131,14 +134,13 @@ def labels(kind):
 def input_metadata(size):
     """The input as an RGB image; MediaPipe feeds (pixel - mean) / std, our x = pixel * scale + offset."""
     normalization = table("NormalizationOptions", mean=[(0.0 - INPUT_OFFSET) / INPUT_SCALE], std=[1.0 / INPUT_SCALE])
-    value_range = [INPUT_OFFSET, 255 * INPUT_SCALE + INPUT_OFFSET]
     return table("TensorMetadata", name="image",
                  description=f"{CHANNEL_ORDER} photo, the whole of it stretched to {size}x{size} (bilinear), "
                              f"x = pixel * {INPUT_SCALE:.6g} + {INPUT_OFFSET:g}.",
                  content=table("Content", content_properties_type=IMAGE_PROPERTIES,
                                content_properties=table("ImageProperties", color_space=RGB)),
                  process_units=[table("ProcessUnit", options_type=NORMALIZATION_OPTIONS, options=normalization)],
-                 stats=table("Stats", min=value_range[:1], max=value_range[1:]))
+                 stats=table("Stats", min=[INPUT_OFFSET], max=[255 * INPUT_SCALE + INPUT_OFFSET]))
 
 
 def output_metadata(kind):
@@ -155,7 +157,7 @@ def output_metadata(kind):
 
 
 def segmenter_options(kind):
-    return finished(table("ImageSegmenterOptions", activation=ACTIVATION[kind] or None), SEGMENTER_IDENTIFIER)
+    return finished(table("ImageSegmenterOptions", activation=ACTIVATION[kind]), SEGMENTER_IDENTIFIER)
 
 
 def describe(size, kind, variant, weights, spec):
@@ -186,7 +188,7 @@ def attach(content, metadata):
     packed.seek(0, io.SEEK_END)
     with zipfile.ZipFile(packed, "a") as archive:
         for name, text in metadata.files.items():
-            archive.writestr(name, text)
+            archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_DATE), text)
     return packed.getvalue()
 
 
@@ -210,11 +212,20 @@ def associated_files(content):
 
 
 def check_metadata(path, flag):
-    """A UserError names ``path`` unless it carries the metadata and labels MediaPipe's ImageSegmenter needs."""
+    """A UserError names ``path`` unless it carries TFLite model metadata with its labels file and, for one
+    of our exports, exactly the metadata its sidecar describes."""
     with open(path, "rb") as f:
         content = f.read()
-    found = metadata_buffer(content)
+    found, files = metadata_buffer(content), associated_files(content)
     if found is None or found[4:8] != METADATA_IDENTIFIER:
         raise UserError(f"{flag}: {path} carries no TFLite model metadata (export it again with --convert=True)")
-    if LABELS_FILE not in associated_files(content):
+    if LABELS_FILE not in files:
         raise UserError(f"{flag}: {path} lacks the {LABELS_FILE} its metadata names (export it again)")
+    if os.path.isfile(sidecar_path(path)) and Metadata(found, files) != sidecar_metadata(read_sidecar(path, flag)):
+        raise UserError(f"{flag}: {path} carries metadata other than its sidecar describes (export it again)")
+
+
+def sidecar_metadata(sidecar):
+    """The metadata ``convert`` writes into the file a sidecar describes."""
+    return describe(sidecar["input"]["shape"][1], sidecar["output"]["kind"], sidecar["variant"],
+                    sidecar["source_weights"], sidecar["model"])

@@ -104,6 +104,16 @@ def image_batches(dataset_dir, splits, size, limit):
     return [resize_image(normalize(image[None]), size).numpy()], "1 synthetic portrait"
 
 
+def calibration_images(dataset_dir, size):
+    """Up to CALIBRATION_IMAGES training images for full-integer quantisation and where they came from,
+    with a warning when there are fewer."""
+    calibration, source = image_batches(dataset_dir, ("training",), size, CALIBRATION_IMAGES)
+    if len(calibration) < CALIBRATION_IMAGES:
+        warn(f"--quantize=int8 is calibrated on {source} (up to {CALIBRATION_IMAGES} training images "
+             f"are used): its activation ranges may not fit real photos")
+    return calibration, source
+
+
 def keras_reference(static, batches, channels):
     """The Keras model's probabilities, logits and person masks on ``batches``, computed once for all files."""
     logits_model = without_softmax(static)
@@ -185,12 +195,7 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
     images_from = dataset_dirs(dataset_dir)[0]
     batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
     reference = keras_reference(static, batches, channels)
-    calibration, calibrated_on = [], None
-    if "int8" in variants:
-        calibration, calibrated_on = image_batches(images_from, ("training",), size, CALIBRATION_IMAGES)
-        if len(calibration) < CALIBRATION_IMAGES:
-            warn(f"--quantize=int8 is calibrated on {calibrated_on} (up to {CALIBRATION_IMAGES} training images "
-                 f"are used): its activation ranges may not fit real photos")
+    calibration, calibrated_on = calibration_images(images_from, size) if "int8" in variants else ([], None)
     exports = planned(stem, variants, android, channels)
     for e in exports:
         content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)

@@ -10,12 +10,14 @@ import tensorflow as tf
 import models
 from convert import tflite
 from convert.gpu import analysis, gpu_problems, ops
+from convert.metadata import check_metadata
 from models.predictors import LiteRTModel, foreground, read_sidecar
 from models.checkpoint import make_spec
 from tests.conftest import REPO, error_lines, run_cli
 from utils import RunStopped, UserError
 
 SIZE = 64  # for the small models built here
+EG1800 = os.path.join(REPO, "..", "shared", "datasets", "eg1800")
 SHIPPED_SIZE = 224  # the shipped model's own input size, used when --input_shape is not given
 
 
@@ -35,9 +37,12 @@ def test_foreground_decodes_every_output_kind():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(EG1800), reason="../shared/datasets is absent")
 def test_every_variant_with_sidecars_and_android(confident, workdir):
+    """Real photos: the int8 variant is calibrated on them (a synthetic set's ranges do not fit the shipped
+    model's features, and its int8 file then fails the parity check, as it should)."""
     result = run_cli(["--convert=True", "--android=True", "--quantize=all", f"--weight_dir={confident}",
-                      "--tflite_name=./variants/portrait"], cwd=workdir)
+                      f"--dataset_dir={EG1800}", "--tflite_name=./variants/portrait"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     folder = workdir / "variants"
     names = sorted(p for p in os.listdir(folder) if p.endswith(".tflite"))
@@ -49,13 +54,22 @@ def test_every_variant_with_sidecars_and_android(confident, workdir):
         assert side["input"]["shape"] == [1, SHIPPED_SIZE, SHIPPED_SIZE, 3] and side["input"]["channel_order"] == "RGB"
         assert side["input"]["scale"] == pytest.approx(1 / 255) and side["parity"]["passed"]
         assert side["output"]["kind"] == ("softmax" if "without" not in name and "android" not in name else "logits")
+        check_metadata(str(folder / name), "--convert")  # the metadata MediaPipe reads, as the sidecar describes
     android = read_sidecar(str(folder / "portrait_android.tflite"))
     assert android["variant"] == "android" and android["gpu_delegate"]["runs_on_gpu_delegate"]
     assert json.loads((folder / "portrait.json").read_text())["parity"]["max_abs_diff"] <= 1e-4
     assert "mask IoU" in result.stdout and "FAILED" not in result.stdout
     int8 = json.loads((folder / "portrait_int8.json").read_text())["parity"]
-    assert int8["calibration"].startswith("12 images from ")  # the synthetic set has 12 training pairs
-    assert "--quantize=int8 is calibrated on 12 images" in result.stderr
+    assert int8["calibration"] == f"64 images from {os.path.join(EG1800, 'training')}"
+    assert "calibrated on" not in result.stderr
+
+
+def test_a_short_calibration_set_is_named_in_a_warning(workdir, capsys):
+    batches, source = tflite.calibration_images(str(workdir / "dataset" / "selfie"), 32)
+    training = workdir / "dataset" / "selfie" / "training"
+    assert len(batches) == len(list(training.glob("*_matte.png"))) < tflite.CALIBRATION_IMAGES
+    assert source == f"{len(batches)} images from {training}"
+    assert f"--quantize=int8 is calibrated on {source}" in capsys.readouterr().err
 
 
 def test_softmax_is_exported_as_two_sigmoids_with_the_same_probabilities():
