@@ -4,6 +4,7 @@ Modes run in this order: check_data -> preview_augment -> train / fine-tune / re
 evaluate -> infer. After training, the later modes use the run's best checkpoint.
 """
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -213,12 +214,12 @@ def run(args):
 
     status = check.check_data(args.dataset_dir, args.val_ratio, args.seed) if args.check_data else 0
     training = args.train or args.finetune or args.resume
-    if args.input_shape is None and (training or args.preview_augment):
-        args.input_shape = TRAINING_INPUT_SHAPE
+    train_size = args.input_shape or TRAINING_INPUT_SHAPE  # later modes: the checkpoint's own size unless given
     if args.preview_augment:
-        preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, args.input_shape, args.seed,
+        preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, train_size, args.seed,
                                 args.output_dir)
-    weights = train.train(from_flags(TrainConfig, args)) if training else args.weight_dir
+    config = dataclasses.replace(from_flags(TrainConfig, args), input_shape=train_size) if training else None
+    weights = train.train(config) if training else args.weight_dir
     if args.convert or args.android:
         tflite.convert(weights, args.quantize if args.convert else (), args.android, args.input_shape,
                        args.tflite_name, args.dataset_dir)

@@ -60,9 +60,10 @@ def test_resume_continues_at_its_own_size_and_refuses_another_split(synthetic, t
     flags = [f"--dataset_dir={synthetic}", "--checkpoint_path=run", "--weight_dir=", "--batch_size=4", "--verbose=2"]
     result = run_cli(["--train=True", "--nb_epoch=1", "--input_shape=64", "--val_ratio=0.7", *flags], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    result = run_cli(["--resume=True", "--nb_epoch=2", *flags], cwd=tmp_path)
+    result = run_cli(["--resume=True", "--nb_epoch=2", "--evaluate=True", "--refine=none", *flags], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "input 64x64" in result.stdout and "resuming after epoch 1" in result.stdout
+    assert " input=64 " in next(line for line in result.stdout.splitlines() if line.startswith("images="))
     config = json.loads((tmp_path / "run" / RUN_CONFIG).read_text())
     assert (config["input_shape"], config["val_ratio"], config["resumed_at_epoch"]) == (64, 0.7, 1)
     assert saved_epoch(str(tmp_path / "run" / "last.h5")) == 2
