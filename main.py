@@ -163,7 +163,7 @@ def build_parser():
                           "guided (fast guided filter), knn (KNN matting) or cf (closed-form matting)")
     out.add_argument("--trimap_band", type=ranged(int, 1), default=None, metavar="PX",
                      help="refine only within PX pixels either side of the predicted outline "
-                          "(None: 2%% of the photo's short side)")
+                          "(default: 2%% of the photo's short side)")
     out.add_argument("--background", default="", metavar="PATH|#RRGGBB|blur",
                      help="with --infer_single_img: also write <stem>_composite.jpg, the person over this "
                           "image, colour, or the photo's own background blurred")
@@ -218,8 +218,9 @@ def run(args):
     if args.preview_augment:
         preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, train_size, args.seed,
                                 args.output_dir)
-    config = dataclasses.replace(from_flags(TrainConfig, args), input_shape=train_size) if training else None
-    weights = train.train(config) if training else args.weight_dir
+    weights = args.weight_dir
+    if training:
+        weights = train.train(dataclasses.replace(from_flags(TrainConfig, args), input_shape=train_size))
     if args.convert or args.android:
         tflite.convert(weights, args.quantize if args.convert else (), args.android, args.input_shape,
                        args.tflite_name, args.dataset_dir)

@@ -146,9 +146,9 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
 
     def batches(ds, sample):
-        if targets is not None:
-            sample = (lambda fn: lambda *x: targets(*fn(*x)))(sample)
-        return ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
+        def shaped(*x):
+            return sample(*x) if targets is None else targets(*sample(*x))
+        return ds.map(shaped, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
 
     if not training:
         return batches(tf.data.Dataset.from_tensor_slices((images, mattes)),

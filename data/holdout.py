@@ -1,8 +1,10 @@
 """Hold out part of a dataset that has only ``training/``, so that it can be scored on photos never trained on.
 
-    python -m data.holdout ../shared/datasets/ccp1004 ./datasets/ccp1004 --count 200
+    python -m data.holdout DATASETS/ccp1004 ./datasets/ccp1004 --count 200
 
-writes ``DEST/training/`` and ``DEST/testing/`` in the seed layout as symbolic links to the source's
+(DATASETS: the folder holding the source set.)
+
+It writes ``DEST/training/`` and ``DEST/testing/`` in the seed layout as symbolic links to the source's
 files (no image is copied): after a seeded shuffle of the source's pairs (``--seed``, default 0), the
 first ``--count`` pairs go to ``testing/`` and the rest to ``training/``. ``DEST/holdout.json`` lists
 the held-out names. The same source, count and seed always give the same split.

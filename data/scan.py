@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from data.dataset import name_list
+from utils import UserError, warn
+
 SCAN_THREADS = 4
 
 
@@ -64,3 +67,17 @@ def scan_pairs(pairs):
 
 def size_text(size):
     return f"{size[0]}x{size[1]}"
+
+
+def usable(pairs, split, resized="resized with the image"):
+    """``pairs`` without the unusable ones, each named in a warning, and how many were left out; a matte of
+    another size than its image is named too (``resized`` says what becomes of it)."""
+    report = scan_pairs(pairs)
+    if not report.good:
+        raise UserError(f"no usable {split} pairs: all {len(pairs)} have unreadable files: "
+                        f"{name_list([path for path, _ in report.bad])}")
+    for path, reason in report.bad:
+        warn(f"skipping unusable {split} pair: {path}: {reason}")
+    for matte, matte_size, image_size in report.resized:
+        warn(f"{matte} is {size_text(matte_size)} but its image is {size_text(image_size)}: {resized}")
+    return report.good, len(report.bad)

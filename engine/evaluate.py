@@ -16,13 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
-from data.scan import scan_pairs, size_text
+from data.scan import usable
 from engine.alpha_metrics import alpha_errors
 from engine.config import OutputConfig
 from engine.infer import predict_alpha, write_image
 from models.predictors import load_predictor
 from engine.refine import default_band, refine
-from utils import UserError, warn, writable_folder
+from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3
 WORST_SHOWN = 16
@@ -71,15 +71,7 @@ def soft_mattes(pairs):
 def usable_test_pairs(dataset_dir):
     """``dataset_dir``/testing's pairs after the training scan: unusable ones skipped and named, mattes of
     another size named (they are resized to their image)."""
-    folder = os.path.join(dataset_dir, "testing")
-    report = scan_pairs(find_pairs(folder))
-    for path, reason in report.bad:
-        warn(f"skipping unusable test pair: {path}: {reason}")
-    for matte, matte_size, image_size in report.resized:
-        warn(f"{matte} is {size_text(matte_size)} but its image is {size_text(image_size)}: resized to the image")
-    if not report.good:
-        raise UserError(f"no usable test pairs in {folder}")
-    return report.good
+    return usable(find_pairs(os.path.join(dataset_dir, "testing")), "test", "resized to the image")[0]
 
 
 def matte_at_image_size(image, matte):

@@ -12,9 +12,8 @@ import keras
 
 import losses
 from data.augment import build_augmenter
-from data.dataset import (find_pairs, make_dataset, name_list, oversampled, set_names, split_pairs, training_targets,
-                          weighted_dirs)
-from data.scan import scan_pairs, size_text
+from data.dataset import find_pairs, make_dataset, oversampled, set_names, split_pairs, training_targets, weighted_dirs
+from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
 from engine.config import TrainConfig
@@ -130,19 +129,6 @@ def loss_settings(config, spec):
             "matting_weight": matting}
 
 
-def usable(pairs, split):
-    """``pairs`` without the unusable ones, each named in a warning; how many were left out."""
-    report = scan_pairs(pairs)
-    if not report.good:
-        raise UserError(f"no usable {split} pairs: all {len(pairs)} have unreadable files: "
-                        f"{name_list([path for path, _ in report.bad])}")
-    for path, reason in report.bad:
-        warn(f"skipping unusable {split} pair: {path}: {reason}")
-    for matte, matte_size, image_size in report.resized:
-        warn(f"{matte} is {size_text(matte_size)} but its image is {size_text(image_size)}: resized with the image")
-    return report.good, len(report.bad)
-
-
 def set_encoder_trainable(model, trainable):
     for layer in encoders.encoder_layers(model):
         layer.trainable = trainable
@@ -215,6 +201,12 @@ def split_sets(dataset_dir, val_ratio, seed):
     return sets, skipped
 
 
+def pooled(sets):
+    """All sets' training pairs and all their validation pairs."""
+    return ([pair for pairs, _ in sets.values() for pair in pairs],
+            [pair for _, pairs in sets.values() for pair in pairs])
+
+
 def per_set_validation(sets, config, targets):
     """With several datasets, a callback adding val_<set>_iou for each one to the epoch's figures."""
     if len(sets) < 2:
@@ -233,10 +225,10 @@ def train(config: TrainConfig):
     if run.done >= config.nb_epoch:
         print(f"--resume: the run in {config.checkpoint_path} already completed {run.done} epochs")
         return run.best_path or run.last
-    train_pairs = [pair for pairs, _ in sets.values() for pair in pairs]
+    train_pairs, val_pairs = pooled(sets)
     print(f"model {run.spec['model']}: {run.model.count_params():,} parameters, input {config.input_shape}x"
-          f"{config.input_shape}; {len(train_pairs)} training and {sum(len(v) for _, v in sets.values())} "
-          f"validation pairs" + (f"; resuming after epoch {run.done}" if run.done else ""))
+          f"{config.input_shape}; {len(train_pairs)} training and {len(val_pairs)} validation pairs"
+          + (f"; resuming after epoch {run.done}" if run.done else ""))
     checkpoints, guard = fit_run(config, run, sets, skipped)
     if guard.stopped_at:
         raise RunStopped(f"training stopped in epoch {guard.stopped_at}: the loss became NaN or infinite "
@@ -251,8 +243,7 @@ def train(config: TrainConfig):
 
 def fit_run(config, run, sets, skipped):
     """Data, record, callbacks and the fit itself; returns the checkpoint writer and the non-finite guard."""
-    train_pairs = [pair for pairs, _ in sets.values() for pair in pairs]
-    val_pairs = [pair for _, pairs in sets.values() for pair in pairs]
+    train_pairs, val_pairs = pooled(sets)
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
     train_from = functools.partial(make_dataset, train_pairs, config.input_shape, config.batch_size, training=True,
