@@ -157,6 +157,17 @@ def build_parser():
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
 
+    distill = p.add_argument_group("knowledge distillation (training)")
+    distill.add_argument("--teacher", default="", metavar="PATH",
+                         help="a trained .h5 checkpoint or .tflite export that labels every augmented training "
+                              "batch; the student also learns to match it")
+    distill.add_argument("--distill_weight", type=ranged(float, 0), default=0.5,
+                         help="weight of the distillation term (KL to the teacher) added to the loss")
+    distill.add_argument("--distill_temperature", type=ranged(float, 0, low_open=True), default=1.0,
+                         help="temperature softening teacher and student before the KL (the term is scaled by T^2)")
+    distill.add_argument("--unlabeled_dir", default="", metavar="PATH",
+                         help="a folder of photos without mattes, added to training and labelled by --teacher only")
+
     out = p.add_argument_group("refinement and cut-outs (--infer_single_img, --evaluate)")
     out.add_argument("--refine", choices=REFINERS, default=DEFAULT_REFINER,
                      help="full-resolution refinement of the upsampled alpha with the photo as guide: none, "

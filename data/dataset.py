@@ -2,6 +2,8 @@
 
 A dataset folder holds ``training/`` and ``testing/``; each holds pairs ``NAME.(png|jpg|jpeg)`` +
 ``NAME_matte.png``. Mattes are one channel, 0 = background, 255 = person, binary or soft alpha.
+A photo without a matte (``--unlabeled_dir``) is a pair whose matte path is empty: it trains only
+through a teacher's labels, with sample weight 0 for the ground-truth losses.
 """
 import os
 import random
@@ -44,6 +46,17 @@ def find_pairs(folder):
     if lonely_mattes:
         raise UserError(f"{len(lonely_mattes)} matte(s) in {folder} have no image: {name_list(lonely_mattes)}")
     return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
+
+
+def unlabeled_images(folder):
+    """``(image_path, "")`` for every photo in ``folder`` (mattes there are ignored), sorted."""
+    if not os.path.isdir(folder):
+        raise UserError(f"--unlabeled_dir: folder not found: {folder}")
+    images = [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+              if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(MATTE_SUFFIX)]
+    if not images:
+        raise UserError(f"--unlabeled_dir: no .png/.jpg/.jpeg photos in {folder}")
+    return [(path, "") for path in images]
 
 
 def weighted_dirs(text):
@@ -109,9 +122,15 @@ def decode_matte(path):
     return tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=1), tf.float32) / 255.0
 
 
+def labelled(matte_path):
+    return tf.strings.length(matte_path) > 0
+
+
 def load_pair(image_path, matte_path, size):
+    """The image and its matte at ``size``; an empty matte path gives an all-background matte."""
     image = resize_image(normalize(decode_image(image_path)), size)
-    matte = resize_matte(decode_matte(matte_path), size)
+    matte = tf.cond(labelled(matte_path), lambda: resize_matte(decode_matte(matte_path), size),
+                    lambda: tf.zeros((size, size, 1)))
     image.set_shape((size, size, 3))
     matte.set_shape((size, size, 1))
     return image, matte
@@ -134,25 +153,34 @@ def training_targets(boundary, matting):
     return targets
 
 
-def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0):
+def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0, teacher=None):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
     An evaluation pipeline is one pass in order. A training pipeline is endless, epoch after epoch from
     ``first_epoch`` (fit it with ``steps_per_epoch``): epoch e is a shuffle of ``pairs`` and, with
     ``augment(image, matte, seed_pair)``, one augmentation per sample, both drawn statelessly from
     (``seed``, e, sample), so a run resumed at epoch e sees the images an uninterrupted run would.
-    ``targets(image, matte)`` (see ``training_targets``) shapes what each sample yields.
+    ``targets(image, matte)`` (see ``training_targets``) shapes what each sample yields. When some pairs
+    have no matte, each sample also yields its weight: 1 with a matte, 0 without. ``teacher(images)``,
+    if given, labels each batch (person probabilities) as the target ``"teacher"``, in parallel.
     """
     images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
+    weighted = not all(matte for _, matte in pairs)
 
     def batches(ds, sample):
-        def shaped(*x):
-            return sample(*x) if targets is None else targets(*sample(*x))
-        return ds.map(shaped, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
+        def shaped(index, *rest):
+            out = sample(index, *rest)
+            out = out if targets is None else targets(*out)
+            return (*out, tf.cast(labelled(mattes[index]), tf.float32)) if weighted else out
+        batched = ds.map(shaped, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
+        return batched if teacher is None else batched.map(with_teacher, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def with_teacher(x, y, *weight):
+        return (x, {**y, "teacher": teacher(x)}, *weight)
 
     if not training:
-        return batches(tf.data.Dataset.from_tensor_slices((images, mattes)),
-                       lambda i, m: load_pair(i, m, size)).prefetch(tf.data.AUTOTUNE)
+        return batches(tf.data.Dataset.range(len(pairs)),
+                       lambda index: load_pair(images[index], mattes[index], size)).prefetch(tf.data.AUTOTUNE)
 
     def sample(index, epoch):
         image, matte = load_pair(images[index], mattes[index], size)

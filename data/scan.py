@@ -35,15 +35,18 @@ def _open(path):
 
 
 def check_pair(pair):
-    """One pair's verdict: ("bad", path, reason) or ("ok", notes)."""
+    """One pair's verdict: ("bad", path, reason) or ("ok", notes); a photo without a matte (empty matte
+    path) is only decoded."""
     image_path, matte_path = pair
     sizes = {}
-    for path in pair:
+    for path in filter(None, pair):
         try:
             sizes[path], matte = _open(path)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
             return "bad", path, str(err) or type(err).__name__
     notes = []
+    if not matte_path:
+        return "ok", notes
     if sizes[matte_path] != sizes[image_path]:
         notes.append(("resized", matte_path, sizes[matte_path], sizes[image_path]))
     if matte.max() == 0:

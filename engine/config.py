@@ -42,6 +42,10 @@ class TrainConfig:
     boundary_loss: str = "focal"
     matting_weight: Optional[float] = None
     augment: str = "default"
+    teacher: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
+    unlabeled_dir: str = ""
     verbose: int = 1
     given: frozenset = field(default=frozenset(), compare=False)  # the flags named on the command line
 

@@ -12,11 +12,13 @@ import keras
 
 import losses
 from data.augment import build_augmenter
-from data.dataset import find_pairs, make_dataset, oversampled, set_names, split_pairs, training_targets, weighted_dirs
+from data.dataset import (find_pairs, make_dataset, oversampled, set_names, split_pairs, training_targets,
+                          unlabeled_images, weighted_dirs)
 from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
 from engine.config import TrainConfig
+from engine.distill import DistillingModel, load_teacher
 from models import encoders
 from models.checkpoint import build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch
 from utils import RunStopped, UserError, read_json, warn, writable_folder, write_json
@@ -80,7 +82,8 @@ def fresh_model(config):
 RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed", "batch_size", "lr", "lr_schedule",
                 "finetune", "freeze_encoder", "monitor", "augment", "loss", "focal_weight", "focal_gamma", "focal_alpha",
                 "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
-                "activation", "encoder_weights", "weight_dir")
+                "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight", "distill_temperature",
+                "unlabeled_dir")
 
 
 def adopt_record(config):
@@ -161,8 +164,9 @@ def preview_batch(val_ds):
     return images.numpy(), targets["mask"].numpy()[..., :1]
 
 
-def write_run_config(config, run, weights, counts, params):
+def write_run_config(config, run, weights, counts, params, teacher=None):
     record = {**config.settings(), **weights, "model_spec": run.spec, "pairs": counts, "run_log_dir": run.log_dir,
+              "teacher_model": teacher.record() if teacher else None,
               "parameters": params, "resumed_at_epoch": run.done or None,
               "started": datetime.datetime.now().isoformat(timespec="seconds"), "keras": keras.__version__}
     write_json(os.path.join(config.checkpoint_path, RUN_CONFIG), record)
@@ -215,9 +219,28 @@ def per_set_validation(sets, config, targets):
                                                  targets=targets) for name, (_, val) in sets.items()})]
 
 
+def prepare_teacher(config):
+    """The --teacher, loaded before any other work (None without one); --unlabeled_dir needs one."""
+    if config.unlabeled_dir and not config.teacher:
+        raise UserError(f"--unlabeled_dir={config.unlabeled_dir}: photos without mattes train only through a "
+                        f"--teacher's labels; give --teacher")
+    if not config.teacher:
+        return None
+    teacher = load_teacher(config.teacher)
+    print(f"teacher: {config.teacher} ({teacher.kind}, input {teacher.size}x{teacher.size}), distillation weight "
+          f"{config.distill_weight}, temperature {config.distill_temperature}")
+    return teacher
+
+
+def unlabeled(config):
+    """The usable photos of --unlabeled_dir, as pairs without a matte, and how many were left out."""
+    return usable(unlabeled_images(config.unlabeled_dir), "unlabeled") if config.unlabeled_dir else ([], 0)
+
+
 def train(config: TrainConfig):
     """Train, fine-tune or resume as ``config`` says; returns the path of the best checkpoint."""
     config = adopt_record(config) if config.resume else config
+    teacher = prepare_teacher(config)
     sets, skipped = split_sets(config.dataset_dir, config.val_ratio, config.data_split_seed)
     keras.utils.set_random_seed(config.seed)
     run = resume_state(config) if config.resume else fresh_state(config)
@@ -229,7 +252,7 @@ def train(config: TrainConfig):
     print(f"model {run.spec['model']}: {run.model.count_params():,} parameters, input {config.input_shape}x"
           f"{config.input_shape}; {len(train_pairs)} training and {len(val_pairs)} validation pairs"
           + (f"; resuming after epoch {run.done}" if run.done else ""))
-    checkpoints, guard = fit_run(config, run, sets, skipped)
+    checkpoints, guard = fit_run(config, run, sets, skipped, teacher)
     if guard.stopped_at:
         raise RunStopped(f"training stopped in epoch {guard.stopped_at}: the loss became NaN or infinite "
                          f"(try a lower --lr); last good checkpoint: {checkpoints.best_path or 'none'}")
@@ -241,26 +264,38 @@ def train(config: TrainConfig):
     return checkpoints.best_path
 
 
-def fit_run(config, run, sets, skipped):
+def student_with_teacher(model, config, teacher):
+    """The network to fit: the student itself, or with a teacher the same network distilling from it."""
+    if teacher is None:
+        return model
+    return DistillingModel(model, teacher.probabilities, config.distill_weight, config.distill_temperature)
+
+
+def fit_run(config, run, sets, skipped, teacher=None):
     """Data, record, callbacks and the fit itself; returns the checkpoint writer and the non-finite guard."""
     train_pairs, val_pairs = pooled(sets)
+    photos, skipped_photos = unlabeled(config)
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
-    train_from = functools.partial(make_dataset, train_pairs, config.input_shape, config.batch_size, training=True,
-                                   seed=config.seed, augment=build_augmenter(config.augment), targets=targets)
+    in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None
+    train_from = functools.partial(make_dataset, train_pairs + photos, config.input_shape, config.batch_size,
+                                   training=True, seed=config.seed, augment=build_augmenter(config.augment),
+                                   targets=targets, teacher=in_pipeline)
     val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets)
     if not run.log_dir:
         name = f"{os.path.basename(os.path.normpath(config.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run.log_dir = os.path.join(writable_folder(config.log_dir, "--log_dir"), name)
-    counts = {"training": len(train_pairs), "validation": len(val_pairs), "skipped": skipped,
+    counts = {"training": len(train_pairs), "validation": len(val_pairs), "unlabeled": len(photos),
+              "skipped": skipped + skipped_photos,
               "per_set": {name: {"training": len(t), "validation": len(v)} for name, (t, v) in sets.items()}}
-    write_run_config(config, run, weights, counts, int(run.model.count_params()))
+    write_run_config(config, run, weights, counts, int(run.model.count_params()), teacher)
     checkpoints = CheckpointWriter(config.checkpoint_path, run.spec, config.checkpoint, config.monitor, run.best,
                                    run.best_path)
     guard = StopOnNonFinite()
-    callbacks = [SkippedSamples(skipped), guard, *per_set_validation(sets, config, targets), checkpoints,
+    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets), checkpoints,
                  keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
                  PredictionImages(run.log_dir, *preview_batch(val_ds))]
-    fit_phases(run.model, config, (train_from, val_ds, math.ceil(len(train_pairs) / config.batch_size)), callbacks,
+    steps = math.ceil((len(train_pairs) + len(photos)) / config.batch_size)
+    fit_phases(student_with_teacher(run.model, config, teacher), config, (train_from, val_ds, steps), callbacks,
                weights, run)
     return checkpoints, guard

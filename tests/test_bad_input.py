@@ -36,6 +36,7 @@ def data(tmp_path_factory):
         (broken / f"{i}_matte.png").write_bytes(b"not a png")
     make_dataset(str(root / "two"), train=2, test=1, size=64, seed=4)
     (root / "notes.h5").write_text("plain text")
+    (root / "notes.tflite").write_text("plain text")
     with h5py.File(root / "foreign.h5", "w") as f:
         f["x"] = np.zeros(3)
     (root / "afile").write_text("a file, not a folder")
@@ -70,6 +71,14 @@ BAD_INPUTS = [
     (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=nothing.png"], "nothing.png"),
     (["--infer_single_img=True", "--weight_dir=ckpt/last.h5", "--img_path=notes.h5"], "notes.h5"),
     (["--resume=True", "--dataset_dir=good", "--checkpoint_path=elsewhere"], "elsewhere"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=nope.h5"], "--teacher: no such file: nope.h5"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=notes.h5"], "--teacher: notes.h5"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=foreign.h5"], "--teacher: foreign.h5"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=notes.tflite"], "--teacher: notes.tflite"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=good/testing/00000.jpg"], "neither a .h5"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--unlabeled_dir=good/testing"], "give --teacher"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=ckpt/last.h5", "--unlabeled_dir=missing"],
+     "--unlabeled_dir: folder not found: missing"),
 ]
 
 
