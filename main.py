@@ -15,6 +15,7 @@ ENCODERS = ("lightnet", "mobilenetv2_035", "mobilenetv2_050", "mobilenetv2_075",
 ACTIVATIONS = ("softmax", "sigsoftmax", "sigmoid")
 LOSSES = ("combined", "ce", "focal", "dice")
 REFINERS = ("none", "guided", "knn", "cf")
+DISTRIBUTE = ("auto", "none", "mirrored", "multiworker")
 DEFAULT_REFINER = "guided"
 TRAINING_INPUT_SHAPE = 256
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
@@ -168,6 +169,23 @@ def build_parser():
     distill.add_argument("--unlabeled_dir", default="", metavar="PATH",
                          help="a folder of photos without mattes, added to training and labelled by --teacher only")
 
+    devices = p.add_argument_group("GPUs and clusters (training; see README: Training on GPUs and clusters)")
+    devices.add_argument("--distribute", choices=DISTRIBUTE, default="auto",
+                         help="tf.distribute strategy: none (one device), mirrored (every GPU here), multiworker "
+                              "(the machines TF_CONFIG names), auto (multiworker with TF_CONFIG, mirrored with more "
+                              "than one GPU or --replicas > 1, else none); --batch_size is the global batch")
+    devices.add_argument("--replicas", type=ranged(int, 1), default=1, metavar="N",
+                         help="for testing without GPUs: split the CPU into N logical devices, so that "
+                              "--distribute=mirrored trains N replicas")
+    devices.add_argument("--mixed_precision", type=boolean, default=False, metavar="BOOL",
+                         help="compute in float16 (Keras mixed_float16; outputs, losses and weights stay float32, "
+                              "exports are float32 models as always); pays on GPUs, slower on a CPU")
+    devices.add_argument("--jit_compile", type=boolean, default=False, metavar="BOOL",
+                         help="compile the training step with XLA")
+    devices.add_argument("--cache", type=boolean, default=False, metavar="BOOL",
+                         help="decode and resize every training and validation pair once and keep them in memory "
+                              "(16 bytes a pixel: 1 MB a pair at 256x256)")
+
     out = p.add_argument_group("refinement and cut-outs (--infer_single_img, --evaluate)")
     out.add_argument("--refine", choices=REFINERS, default=DEFAULT_REFINER,
                      help="full-resolution refinement of the upsampled alpha with the photo as guide: none, "
@@ -220,11 +238,13 @@ def run(args):
 
         tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
-    from engine import check, evaluate, infer, preview, train
+    from engine import check, distribute, evaluate, infer, preview, train
     from engine.config import OutputConfig, TrainConfig, from_flags
 
-    status = check.check_data(args.dataset_dir, args.val_ratio, args.seed) if args.check_data else 0
     training = args.train or args.finetune or args.resume
+    if training:  # before any TensorFlow op: MultiWorkerMirroredStrategy and --replicas need that
+        distribute.strategy_for(args.distribute, args.replicas)
+    status = check.check_data(args.dataset_dir, args.val_ratio, args.seed) if args.check_data else 0
     train_size = args.input_shape or TRAINING_INPUT_SHAPE  # later modes: the checkpoint's own size unless given
     if args.preview_augment:
         preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, train_size, args.seed,
@@ -232,6 +252,8 @@ def run(args):
     weights = args.weight_dir
     if training:
         weights = train.train(dataclasses.replace(from_flags(TrainConfig, args), input_shape=train_size))
+        if weights is None:  # a worker of a cluster, not its chief: the chief's command runs the later modes
+            return status
     if args.convert or args.android:
         tflite.convert(weights, args.quantize if args.convert else (), args.android, args.input_shape,
                        args.tflite_name, args.dataset_dir)

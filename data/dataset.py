@@ -153,7 +153,17 @@ def training_targets(boundary, matting):
     return targets
 
 
-def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0, teacher=None):
+def in_memory(images, mattes, size):
+    """``index -> (image, matte)`` from every pair decoded and resized once, all held in memory (``--cache``:
+    (3 + 1) x 4 bytes a pixel, 1 MB a pair at 256x256)."""
+    decoded = tf.data.Dataset.from_tensor_slices((images, mattes)).map(lambda i, m: load_pair(i, m, size),
+                                                                       num_parallel_calls=tf.data.AUTOTUNE)
+    all_images, all_mattes = decoded.batch(int(images.shape[0])).get_single_element()
+    return lambda index: (tf.gather(all_images, index), tf.gather(all_mattes, index))
+
+
+def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0, teacher=None,
+                 cache=False, shard=None):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
     An evaluation pipeline is one pass in order. A training pipeline is endless, epoch after epoch from
@@ -163,27 +173,32 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     ``targets(image, matte)`` (see ``training_targets``) shapes what each sample yields. When some pairs
     have no matte, each sample also yields its weight: 1 with a matte, 0 without. ``teacher(images)``,
     if given, labels each batch (person probabilities) as the target ``"teacher"``, in parallel.
+    ``cache``: every pair is decoded and resized once and held in memory (``--cache``). ``shard``
+    (``(pipeline, pipelines, replica_batch)``, from tf.distribute: engine/distribute.py): a training
+    pipeline takes only whole global batches of ``batch_size`` (an epoch's last partial one is dropped),
+    and of each its own share, in batches of ``replica_batch`` for its replicas in turn.
     """
     images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
     weighted = not all(matte for _, matte in pairs)
+    load = in_memory(images, mattes, size) if cache else lambda index: load_pair(images[index], mattes[index], size)
 
     def batches(ds, sample):
         def shaped(index, *rest):
             out = sample(index, *rest)
             out = out if targets is None else targets(*out)
             return (*out, tf.cast(labelled(mattes[index]), tf.float32)) if weighted else out
-        batched = ds.map(shaped, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=False)
+        batched = ds.map(shaped, num_parallel_calls=tf.data.AUTOTUNE).batch(shard[2] if shard else batch_size,
+                                                                           drop_remainder=False)
         return batched if teacher is None else batched.map(with_teacher, num_parallel_calls=tf.data.AUTOTUNE)
 
     def with_teacher(x, y, *weight):
         return (x, {**y, "teacher": teacher(x)}, *weight)
 
     if not training:
-        return batches(tf.data.Dataset.range(len(pairs)),
-                       lambda index: load_pair(images[index], mattes[index], size)).prefetch(tf.data.AUTOTUNE)
+        return batches(tf.data.Dataset.range(len(pairs)), load).prefetch(tf.data.AUTOTUNE)
 
     def sample(index, epoch):
-        image, matte = load_pair(images[index], mattes[index], size)
+        image, matte = load(index)
         if augment is None:
             return image, matte
         return augment(image, matte, tf.stack([tf.cast(seed, tf.int64), epoch * len(pairs) + index]))
@@ -191,7 +206,10 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(len(pairs), dtype=tf.int64),
                                                          seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-        return batches(tf.data.Dataset.from_tensor_slices((order, tf.fill([len(pairs)], epoch))), sample)
+        if shard:  # this input pipeline's slice of every whole global batch
+            whole = len(pairs) // batch_size
+            order = tf.reshape(tf.reshape(order[: whole * batch_size], (whole, shard[1], -1))[:, shard[0]], [-1])
+        return batches(tf.data.Dataset.from_tensor_slices((order, tf.fill(tf.shape(order), epoch))), sample)
 
     epochs = tf.data.Dataset.range(first_epoch, tf.int64.max)
     return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)

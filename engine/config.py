@@ -46,6 +46,11 @@ class TrainConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
     unlabeled_dir: str = ""
+    distribute: str = "auto"  # devices and clusters: engine/distribute.py
+    replicas: int = 1
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    cache: bool = False
     verbose: int = 1
     given: frozenset = field(default=frozenset(), compare=False)  # the flags named on the command line
 

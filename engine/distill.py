@@ -79,6 +79,10 @@ def in_step(model, size):
 def tflite_teacher(path):
     sidecar = read_sidecar(path, flag="--teacher")
     size, kind = sidecar["input"]["shape"][1], sidecar["output"]["kind"]
+    try:
+        LiteRTModel(path, threads=TFLITE_THREADS)
+    except (ValueError, RuntimeError) as err:
+        raise UserError(f"--teacher: {path} is not a model LiteRT can run: {err}") from None
     local = threading.local()  # a LiteRT interpreter serves one thread at a time
 
     def predict_batch(batch):

@@ -2,7 +2,6 @@
 import dataclasses
 import datetime
 import functools
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from data.dataset import (find_pairs, make_dataset, oversampled, set_names, spli
 from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
+from engine import distribute
 from engine.config import TrainConfig
 from engine.distill import DistillingModel, load_teacher
 from models import encoders
@@ -83,7 +83,7 @@ RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed",
                 "finetune", "freeze_encoder", "monitor", "augment", "loss", "focal_weight", "focal_gamma", "focal_alpha",
                 "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
                 "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight", "distill_temperature",
-                "unlabeled_dir")
+                "unlabeled_dir", "mixed_precision")
 
 
 def adopt_record(config):
@@ -156,7 +156,7 @@ def compile_model(model, config, steps, weights):
         loss["boundary"] = losses.BOUNDARY_LOSSES[weights["boundary_loss"]]
         loss_weights = {"person_logit": 1.0 - weights["boundary_weight"], "boundary": weights["boundary_weight"]}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps)), loss=loss,
-                  loss_weights=loss_weights, metrics={"mask": metrics})
+                  loss_weights=loss_weights, metrics={"mask": metrics}, jit_compile=config.jit_compile)
 
 
 def preview_batch(val_ds):
@@ -238,13 +238,20 @@ def unlabeled(config):
 
 
 def train(config: TrainConfig):
-    """Train, fine-tune or resume as ``config`` says; returns the path of the best checkpoint."""
+    """Train, fine-tune or resume as ``config`` says; returns the path of the best checkpoint (None on a
+    worker of a cluster that is not its chief: only the chief writes files)."""
     config = adopt_record(config) if config.resume else config
+    strategy = distribute.strategy_for(config.distribute, config.replicas)  # before any other TensorFlow work
     teacher = prepare_teacher(config)
     sets, skipped = split_sets(config.dataset_dir, config.val_ratio, config.data_split_seed)
+    distribute.check_batch(config.batch_size, len(pooled(sets)[0]), strategy)
+    distribute.check_devices(config.mixed_precision, config.jit_compile, strategy)
     keras.utils.set_random_seed(config.seed)
-    run = resume_state(config) if config.resume else fresh_state(config)
-    writable_folder(config.checkpoint_path, "--checkpoint_path")
+    with strategy.scope(), distribute.precision(config.mixed_precision):
+        run = resume_state(config) if config.resume else fresh_state(config)
+    distribute.synchronize_batchnorm(run.model, strategy, config.batch_size)
+    if distribute.is_chief(strategy):
+        writable_folder(config.checkpoint_path, "--checkpoint_path")
     if run.done >= config.nb_epoch:
         print(f"--resume: the run in {config.checkpoint_path} already completed {run.done} epochs")
         return run.best_path or run.last
@@ -252,10 +259,15 @@ def train(config: TrainConfig):
     print(f"model {run.spec['model']}: {run.model.count_params():,} parameters, input {config.input_shape}x"
           f"{config.input_shape}; {len(train_pairs)} training and {len(val_pairs)} validation pairs"
           + (f"; resuming after epoch {run.done}" if run.done else ""))
-    checkpoints, guard = fit_run(config, run, sets, skipped, teacher)
+    print(distribute.describe(strategy))
+    with strategy.scope(), distribute.precision(config.mixed_precision), distribute.cluster_failures(strategy):
+        checkpoints, guard = fit_run(config, run, sets, skipped, teacher)
     if guard.stopped_at:
         raise RunStopped(f"training stopped in epoch {guard.stopped_at}: the loss became NaN or infinite "
                          f"(try a lower --lr); last good checkpoint: {checkpoints.best_path or 'none'}")
+    if not distribute.is_chief(strategy):
+        print(f"this worker is done; the chief wrote the checkpoints in {config.checkpoint_path}")
+        return None
     if checkpoints.best_path is None:
         raise RunStopped("training produced no checkpoint: the validation loss was never finite")
     print(f"best checkpoint: {checkpoints.best_path} ({config.monitor} {checkpoints.best:.4f}); "
@@ -278,24 +290,32 @@ def fit_run(config, run, sets, skipped, teacher=None):
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
     in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None
+    strategy = run.model.distribute_strategy
     train_from = functools.partial(make_dataset, train_pairs + photos, config.input_shape, config.batch_size,
                                    training=True, seed=config.seed, augment=build_augmenter(config.augment),
-                                   targets=targets, teacher=in_pipeline)
-    val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets)
+                                   targets=targets, teacher=in_pipeline, cache=config.cache)
+    train_from = distribute.per_replica_stream(strategy, train_from, config.batch_size)
+    val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets,
+                          cache=config.cache)
     if not run.log_dir:
         name = f"{os.path.basename(os.path.normpath(config.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        run.log_dir = os.path.join(writable_folder(config.log_dir, "--log_dir"), name)
+        run.log_dir = os.path.join(writable_folder(config.log_dir, "--log_dir") if distribute.is_chief(strategy)
+                                   else config.log_dir, name)
     counts = {"training": len(train_pairs), "validation": len(val_pairs), "unlabeled": len(photos),
               "skipped": skipped + skipped_photos,
               "per_set": {name: {"training": len(t), "validation": len(v)} for name, (t, v) in sets.items()}}
-    write_run_config(config, run, weights, counts, int(run.model.count_params()), teacher)
+    if distribute.is_chief(strategy):
+        write_run_config(config, run, weights, counts, int(run.model.count_params()), teacher)
     checkpoints = CheckpointWriter(config.checkpoint_path, run.spec, config.checkpoint, config.monitor, run.best,
                                    run.best_path)
     guard = StopOnNonFinite()
-    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets), checkpoints,
-                 keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
-                 PredictionImages(run.log_dir, *preview_batch(val_ds))]
-    steps = math.ceil((len(train_pairs) + len(photos)) / config.batch_size)
+
+    def writers():  # the callbacks that write files: the chief's alone
+        return [checkpoints, keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
+                PredictionImages(run.log_dir, *preview_batch(val_ds))]
+    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets),
+                 *distribute.chief_only(writers, strategy)]
+    steps = distribute.steps_per_epoch(len(train_pairs) + len(photos), config.batch_size, strategy)
     fit_phases(student_with_teacher(run.model, config, teacher), config, (train_from, val_ds, steps), callbacks,
                weights, run)
     return checkpoints, guard

@@ -8,6 +8,8 @@ from keras import layers
 
 # Moving statistics adapt within a few hundred steps, so short runs on small sets validate sensibly.
 BN_MOMENTUM = 0.9
+# The model's outputs, which the losses take: float32 even when --mixed_precision computes the rest in float16.
+OUTPUT_DTYPE = "float32"
 
 
 def conv_bn(x, filters, kernel=3, strides=1, relu=True, name=None):
@@ -39,9 +41,9 @@ def separable_bn(x, filters, name):
     return conv_bn(x, filters, kernel=1, name=f"{name}_pw")
 
 
-def upsample(x, name, factor=2):
+def upsample(x, name, factor=2, dtype=None):
     """Bilinear upsampling (half-pixel centres, no align_corners: accepted by the GPU delegate)."""
-    return layers.UpSampling2D(factor, interpolation="bilinear", name=name)(x)
+    return layers.UpSampling2D(factor, interpolation="bilinear", name=name, dtype=dtype)(x)
 
 
 def scaled(channels, width):
@@ -82,13 +84,14 @@ class PersonLogit(layers.Layer):
 
 
 def output_activation(logits, activation):
-    """The probability layer on top of the logits; named 'probs' so export can cut it off."""
+    """The probability layer on top of the logits; named 'probs' so export can cut it off. Like every model
+    output it computes in float32 (OUTPUT_DTYPE), also under a mixed-precision policy."""
     if activation == "sigsoftmax":
-        return SigSoftmax(name="probs")(logits)
+        return SigSoftmax(name="probs", dtype=OUTPUT_DTYPE)(logits)
     if activation == "softmax":
-        return layers.Softmax(name="probs")(logits)
+        return layers.Softmax(name="probs", dtype=OUTPUT_DTYPE)(logits)
     if activation == "sigmoid":
-        return layers.Activation("sigmoid", name="probs")(logits)
+        return layers.Activation("sigmoid", name="probs", dtype=OUTPUT_DTYPE)(logits)
     raise ValueError(f"unknown activation '{activation}'; valid: softmax, sigsoftmax, sigmoid")
 
 

@@ -61,7 +61,7 @@ def decoder(features, width, context=False):
 def boundary_head(features):
     """Auxiliary training head: the logit that a pixel lies on the person's outline."""
     x = layers.Conv2D(1, 1, name="boundary_head")(features)
-    return blocks.upsample(x, factor=4, name="boundary")
+    return blocks.upsample(x, factor=4, name="boundary", dtype=blocks.OUTPUT_DTYPE)
 
 
 def _build(name, input_shape, activation, width, batch_size, with_boundary, encoder_name, context=False,
@@ -76,7 +76,7 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, enco
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
     logits = blocks.upsample(logits, factor=4, name="logits")
     outputs = {"mask": blocks.output_activation(logits, activation),
-               "person_logit": blocks.PersonLogit(activation, name="person_logit")(logits)}
+               "person_logit": blocks.PersonLogit(activation, name="person_logit", dtype=blocks.OUTPUT_DTYPE)(logits)}
     if with_boundary:
         outputs["boundary"] = boundary_head(x)
     return keras.Model(image, outputs, name=name)

@@ -1,5 +1,6 @@
 """Bad input through main.main in this process (no subprocess, so it stays in the quick loop): one line
 on stderr naming the flag or file, exit status 2, no traceback, nothing written."""
+import json
 import os
 import shutil
 
@@ -11,6 +12,7 @@ import main
 import models
 from data.synthetic import make_dataset
 from models.checkpoint import make_spec, save_checkpoint
+from models.predictors import SIDECAR_FORMAT
 
 TINY = ["--input_shape=64", "--batch_size=4", "--verbose=2"]
 
@@ -37,6 +39,9 @@ def data(tmp_path_factory):
     make_dataset(str(root / "two"), train=2, test=1, size=64, seed=4)
     (root / "notes.h5").write_text("plain text")
     (root / "notes.tflite").write_text("plain text")
+    (root / "broken.tflite").write_text("plain text")
+    sidecar = {"format": SIDECAR_FORMAT, "input": {"shape": [1, 64, 64, 3]}, "output": {"kind": "softmax"}}
+    (root / "broken.json").write_text(json.dumps(sidecar))
     with h5py.File(root / "foreign.h5", "w") as f:
         f["x"] = np.zeros(3)
     (root / "afile").write_text("a file, not a folder")
@@ -76,6 +81,7 @@ BAD_INPUTS = [
     (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=foreign.h5"], "--teacher: foreign.h5"),
     (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=notes.tflite"], "--teacher: notes.tflite"),
     (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=good/testing/00000.jpg"], "neither a .h5"),
+    (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=broken.tflite"], "not a model LiteRT can run"),
     (["--train=True", "--weight_dir=", "--dataset_dir=good", "--unlabeled_dir=good/testing"], "give --teacher"),
     (["--train=True", "--weight_dir=", "--dataset_dir=good", "--teacher=ckpt/last.h5", "--unlabeled_dir=missing"],
      "--unlabeled_dir: folder not found: missing"),
