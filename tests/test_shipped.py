@@ -9,7 +9,8 @@ from convert.gpu import analysis, ops
 from tests.conftest import REPO, run_cli
 
 SHIPPED = os.path.join(REPO, "trained_models")
-FILES = ("initial.h5", "initial.tflite", "initial.json", "initial_android.tflite", "initial_android.json")
+FILES = ("initial.h5", "initial.tflite", "initial.json", "initial_android.tflite", "initial_android.json",
+         "teacher_float16.tflite", "teacher_float16.json")
 
 pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(SHIPPED, "initial.h5")), reason="no shipped model")
 
@@ -23,6 +24,9 @@ def test_shipped_sidecars_describe_their_files():
     assert android["output"]["kind"] == "logits" and android["gpu_delegate"]["runs_on_gpu_delegate"]
     assert android["input"]["shape"] == [1, 224, 224, 3] and android["parity"]["passed"]
     assert json.load(open(os.path.join(SHIPPED, "initial.json")))["output"]["kind"] == "softmax"
+    teacher = json.load(open(os.path.join(SHIPPED, "teacher_float16.json")))
+    assert teacher["variant"] == "float16" and teacher["model"]["kwargs"]["encoder"] == "mobilenetv2_100"
+    assert teacher["parity"]["passed"] and teacher["input"]["shape"] == [1, 224, 224, 3]
 
 
 def test_shipped_float32_file_computes_its_softmax_with_sigmoids():
