@@ -1,7 +1,7 @@
 """portrait-segmentation: train, fine-tune, run and export portrait segmentation networks.
 
 Modes run in this order: check_data -> preview_augment -> train / fine-tune / resume -> convert ->
-evaluate -> infer. After training, the later modes use the run's best checkpoint.
+evaluate -> infer -> infer_video. After training, the later modes use the run's best checkpoint.
 """
 import argparse
 import dataclasses
@@ -95,6 +95,9 @@ def build_parser():
                        help="write a grid of N augmented training pairs to --output_dir/augment_preview.png")
     modes.add_argument("--infer_single_img", type=boolean, default=False, metavar="BOOL",
                        help="segment --img_path; write _mask, _alpha, _cutout and _overlay under --output_dir")
+    modes.add_argument("--infer_video", type=boolean, default=False, metavar="BOOL",
+                       help="segment --video_path frame by frame; write <stem>_mask.mp4 and <stem>_composite.mp4 "
+                            "under --output_dir at the video's size and frame rate")
 
     train = p.add_argument_group("training")
     train.add_argument("--input_shape", type=multiple_of_32, default=None,
@@ -186,6 +189,30 @@ def build_parser():
                          help="decode and resize every training and validation pair once and keep them in memory "
                               "(16 bytes a pixel: 1 MB a pair at 256x256)")
 
+    video = p.add_argument_group("video: 4-channel models (RGB + the previous frame's mask) and --infer_video")
+    video.add_argument("--input_channels", type=int, choices=(3, 4), default=None,
+                       help="input of a fresh model: 3 (RGB) or 4 (RGB + prior mask; default 3); with a 3-channel "
+                            "--weight_dir, 4 widens it (channel 4's weights zero); a checkpoint remembers it")
+    video.add_argument("--prior_shift", type=ranged(float, 0, 0.5), default=0.02,
+                       help="4-channel training: simulated prior's largest shift, a share of the side")
+    video.add_argument("--prior_scale", type=ranged(float, 0, 0.5), default=0.03,
+                       help="simulated prior's largest relative change of size")
+    video.add_argument("--prior_rotate", type=ranged(float, 0, 90), default=3.0,
+                       help="simulated prior's largest rotation in degrees")
+    video.add_argument("--prior_morph", type=ranged(float, 0, 0.25), default=0.015,
+                       help="simulated prior's largest erosion or dilation radius, a share of the side")
+    video.add_argument("--prior_blur", type=ranged(float, 0, 0.25), default=0.01,
+                       help="simulated prior's largest Gaussian blur sigma, a share of the side")
+    video.add_argument("--prior_noise", type=ranged(float, 0, 1), default=0.03,
+                       help="simulated prior's largest per-pixel noise standard deviation")
+    video.add_argument("--prior_empty", type=ranged(float, 0, 1.0000001), default=0.15,
+                       help="probability that a simulated prior is empty (a first frame, a person just come in)")
+    video.add_argument("--video_path", default="", metavar="PATH|INDEX",
+                       help="video for --infer_video: a file OpenCV reads, or a webcam index (0)")
+    video.add_argument("--temporal_smoothing", type=ranged(float, 0, 1), default=0.0, metavar="A",
+                       help="--infer_video: blend each frame's probability with the previous one's, "
+                            "A x previous + (1 - A) x new (0: off); for any model")
+
     out = p.add_argument_group("refinement and cut-outs (--infer_single_img, --evaluate)")
     out.add_argument("--refine", choices=REFINERS, default=DEFAULT_REFINER,
                      help="full-resolution refinement of the upsampled alpha with the photo as guide: none, "
@@ -217,16 +244,20 @@ def build_parser():
 def check_combination(parser, args):
     """Refuse flag combinations that cannot work, before any heavy import."""
     training = args.train or args.finetune or args.resume
-    uses_model = training or args.convert or args.android or args.evaluate or args.infer_single_img
+    uses_model = (training or args.convert or args.android or args.evaluate or args.infer_single_img
+                  or args.infer_video)
     if not (uses_model or args.preview_augment or args.check_data):
         parser.error("nothing to do: set --train, --finetune, --resume, --check_data, --convert, --android, --evaluate or "
-                     "--infer_single_img to True, or --preview_augment to N")
+                     "--infer_single_img or --infer_video to True, or --preview_augment to N")
     if args.finetune and not args.weight_dir and not args.resume:
         parser.error("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
     if uses_model and not training and not args.weight_dir:
-        parser.error("--weight_dir is empty: --convert, --android, --evaluate and --infer_single_img need a checkpoint")
+        parser.error("--weight_dir is empty: --convert, --android, --evaluate, --infer_single_img and --infer_video "
+                     "need a checkpoint")
     if args.infer_single_img and not args.img_path:
         parser.error("--infer_single_img=True needs --img_path")
+    if args.infer_video and not args.video_path:
+        parser.error("--infer_video=True needs --video_path (a video file, or a webcam index such as 0)")
 
 
 def run(args):
@@ -238,8 +269,8 @@ def run(args):
 
         tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
     from convert import tflite
-    from engine import check, distribute, evaluate, infer, preview, train
-    from engine.config import OutputConfig, TrainConfig, from_flags
+    from engine import check, distribute, evaluate, infer, preview, train, video
+    from engine.config import OutputConfig, TrainConfig, VideoConfig, from_flags
 
     training = args.train or args.finetune or args.resume
     if training:  # before any TensorFlow op: MultiWorkerMirroredStrategy and --replicas need that
@@ -262,6 +293,8 @@ def run(args):
         evaluate.evaluate(weights, args.dataset_dir, output)
     if args.infer_single_img:
         infer.infer_single_image(weights, args.img_path, output)
+    if args.infer_video:
+        video.infer_video(weights, from_flags(VideoConfig, args))
     return status
 
 

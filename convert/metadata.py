@@ -131,12 +131,15 @@ def labels(kind):
     return ["person"] if kind in ("sigmoid", "logit") else ["background", "person"]
 
 
-def input_metadata(size):
-    """The input as an RGB image; MediaPipe feeds (pixel - mean) / std, our x = pixel * scale + offset."""
+def input_metadata(size, channels=3):
+    """The input as an RGB image; MediaPipe feeds (pixel - mean) / std, our x = pixel * scale + offset. A
+    4-channel (video) model's description says what channel 4 is: MediaPipe Tasks cannot feed it."""
+    prior = (" Channel 4 is the previous frame's person probability in [0, 1] (this model's own output; zeros "
+             "for a first frame), fed as it is: MediaPipe Tasks feeds images only.") if channels == 4 else ""
     normalization = table("NormalizationOptions", mean=[(0.0 - INPUT_OFFSET) / INPUT_SCALE], std=[1.0 / INPUT_SCALE])
     return table("TensorMetadata", name="image",
                  description=f"{CHANNEL_ORDER} photo, the whole of it stretched to {size}x{size} (bilinear), "
-                             f"x = pixel * {INPUT_SCALE:.6g} + {INPUT_OFFSET:g}.",
+                             f"x = pixel * {INPUT_SCALE:.6g} + {INPUT_OFFSET:g}.{prior}",
                  content=table("Content", content_properties_type=IMAGE_PROPERTIES,
                                content_properties=table("ImageProperties", color_space=RGB)),
                  process_units=[table("ProcessUnit", options_type=NORMALIZATION_OPTIONS, options=normalization)],
@@ -164,7 +167,8 @@ def describe(size, kind, variant, weights, spec):
     """The metadata of one exported file: ``kind`` is its output (convert/sidecar.py's ``output_kind``)."""
     encoder = spec.get("kwargs", {}).get("encoder")
     network = spec["model"] + (f" on a {encoder} encoder" if encoder else "")
-    subgraph = table("SubGraphMetadata", input_tensor_metadata=[input_metadata(size)],
+    channels = spec.get("kwargs", {}).get("input_channels", 3)
+    subgraph = table("SubGraphMetadata", input_tensor_metadata=[input_metadata(size, channels)],
                      output_tensor_metadata=[output_metadata(kind)],
                      custom_metadata=[table("CustomMetadata", name=SEGMENTER_METADATA_NAME,
                                             data=segmenter_options(kind))])

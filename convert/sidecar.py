@@ -21,15 +21,25 @@ def output_kind(channels, with_activation):
     return "logit" if channels == 1 else "logits"
 
 
+def prior_channel(size):
+    """What channel 4 of a 4-channel (video) model's input is."""
+    return {"channel": 3, "name": "prior",
+            "meaning": f"the previous frame's person probability in [0, 1] at {size}x{size}: this model's own "
+                       "output for that frame, decoded as 'output' says",
+            "first_frame": "zeros (an empty prior), also for a still photo",
+            "normalization": "none: fed as it is; scale and offset apply to channels 0-2 only"}
+
+
 def describe(size, channels, kind, variant, weights, spec, parity, gpu):
     """The sidecar's content for one exported file."""
     fg = 0 if kind in ("sigmoid", "logit") else 1
+    prior = {"prior": prior_channel(size)} if channels == 4 else {}
     return {
         "format": SIDECAR_FORMAT,
         "input": {"shape": [1, size, size, channels], "layout": "NHWC", "dtype": "float32",
-                  "channel_order": CHANNEL_ORDER, "scale": INPUT_SCALE, "offset": INPUT_OFFSET,
-                  "normalization": "x = pixel * scale + offset (pixel 0..255)",
-                  "resize": f"whole image stretched to {size}x{size}, bilinear"},
+                  "channel_order": CHANNEL_ORDER + ("+prior" if prior else ""), "scale": INPUT_SCALE,
+                  "offset": INPUT_OFFSET, "normalization": "x = pixel * scale + offset (pixel 0..255)",
+                  "resize": f"whole image stretched to {size}x{size}, bilinear", **prior},
         "output": {"shape": [1, size, size, 1 if fg == 0 else 2], "dtype": "float32", "kind": kind,
                    "foreground_channel": fg, "decode": DECODING[kind].format(fg=fg, bg=1 - fg)},
         "variant": variant,

@@ -23,6 +23,7 @@ from convert.sidecar import describe, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
 from data.preprocess import normalize, resize_image
 from data.synthetic import portrait
+from models.channels import with_prior_batches
 from models.checkpoint import build, load_checkpoint, mask_model
 from models.predictors import LiteRTModel, foreground
 from utils import RunStopped, UserError, native_stderr_muted, warn, writable_folder, write_bytes
@@ -194,8 +195,11 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
     channels = static.output_shape[-1]
     images_from = dataset_dirs(dataset_dir)[0]
     batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
+    if static.input_shape[-1] == 4:  # RGB + prior: each image with an empty prior and with its own mask as the prior
+        batches, source = with_prior_batches(static, batches), f"{source}, each with an empty prior and its own mask"
     reference = keras_reference(static, batches, channels)
     calibration, calibrated_on = calibration_images(images_from, size) if "int8" in variants else ([], None)
+    calibration = with_prior_batches(static, calibration)
     exports = planned(stem, variants, android, channels)
     for e in exports:
         content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)

@@ -123,7 +123,8 @@ class PredictionImages(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         foreground = self.model(self.images, training=False)["mask"][..., -1:]
         as_rgb = lambda m: np.repeat(np.asarray(m), 3, axis=-1)  # noqa: E731
-        rows = np.concatenate([self.images, as_rgb(self.mattes), as_rgb(foreground)], axis=2)
+        rgb = self.images[..., :3]  # a 4-channel model's images carry the prior as channel 4
+        rows = np.concatenate([rgb, as_rgb(self.mattes), as_rgb(foreground)], axis=2)
         with self.writer.as_default():
             tf.summary.image("validation image | truth | prediction", rows, step=epoch, max_outputs=len(rows))
         self.writer.flush()

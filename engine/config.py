@@ -46,6 +46,14 @@ class TrainConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
     unlabeled_dir: str = ""
+    input_channels: Optional[int] = None  # 4: RGB + the previous frame's mask (video); data/prior.py
+    prior_shift: float = 0.02
+    prior_scale: float = 0.03
+    prior_rotate: float = 3.0
+    prior_morph: float = 0.015
+    prior_blur: float = 0.01
+    prior_noise: float = 0.03
+    prior_empty: float = 0.15
     distribute: str = "auto"  # devices and clusters: engine/distribute.py
     replicas: int = 1
     mixed_precision: bool = False
@@ -70,6 +78,16 @@ class OutputConfig:
     output_dir: str = "./outputs"
     refine: str = "guided"
     trimap_band: Optional[int] = None
+    background: str = ""
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """How ``--infer_video`` runs a model on a video and what it writes (engine/video.py)."""
+    video_path: str = ""
+    temporal_smoothing: float = 0.0
+    input_shape: Optional[int] = None
+    output_dir: str = "./outputs"
     background: str = ""
 
 

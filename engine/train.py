@@ -10,6 +10,7 @@ from typing import Optional
 import keras
 
 import losses
+from data import prior
 from data.augment import build_augmenter
 from data.dataset import (find_pairs, make_dataset, oversampled, set_names, split_pairs, training_targets,
                           unlabeled_images, weighted_dirs)
@@ -19,7 +20,7 @@ from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, Per
 from engine import distribute
 from engine.config import TrainConfig
 from engine.distill import DistillingModel, load_teacher
-from models import encoders
+from models import channels, encoders
 from models.checkpoint import build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch
 from utils import RunStopped, UserError, read_json, warn, writable_folder, write_json
 
@@ -50,6 +51,7 @@ def checkpoint_model(config):
         raise UserError(f"--encoder_weights={config.encoder_weights} is for a fresh model, but --weight_dir "
                         f"{config.weight_dir} brings its own weights (give --weight_dir= to start fresh)")
     model, spec = load_checkpoint(config.weight_dir, config.input_shape)
+    model, spec = channels.with_channels(model, spec, config.input_channels, config.weight_dir, config.input_shape)
     if config.model and config.model != spec["model"]:
         raise UserError(f"--model={config.model} but --weight_dir {config.weight_dir} holds a '{spec['model']}'")
     for flag, default in (("width", 1.0), ("encoder", encoders.OWN), ("activation", default_kwarg(spec, "activation"))):
@@ -62,7 +64,8 @@ def checkpoint_model(config):
 
 def fresh_model(config):
     """A new network; a keras.applications encoder starts from --encoder_weights (default: imagenet)."""
-    kwargs = {name: getattr(config, name) for name in ("activation", "width") if getattr(config, name)}
+    kwargs = {name: getattr(config, name) for name in ("activation", "width", "input_channels")
+              if getattr(config, name)}
     pretrained = config.encoder not in (None, encoders.OWN)
     if pretrained:
         kwargs["encoder"] = config.encoder
@@ -83,7 +86,8 @@ RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed",
                 "finetune", "freeze_encoder", "monitor", "augment", "loss", "focal_weight", "focal_gamma", "focal_alpha",
                 "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
                 "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight", "distill_temperature",
-                "unlabeled_dir", "mixed_precision")
+                "unlabeled_dir", "mixed_precision", "input_channels", "prior_shift", "prior_scale", "prior_rotate",
+                "prior_morph", "prior_blur", "prior_noise", "prior_empty")
 
 
 def adopt_record(config):
@@ -289,10 +293,12 @@ def fit_run(config, run, sets, skipped, teacher=None):
     photos, skipped_photos = unlabeled(config)
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
+    augment, targets = prior.training_pipeline(build_augmenter(config.augment), targets,
+                                               channels.spec_channels(run.spec), config)  # RGB + prior: data/prior.py
     in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None
     strategy = run.model.distribute_strategy
     train_from = functools.partial(make_dataset, train_pairs + photos, config.input_shape, config.batch_size,
-                                   training=True, seed=config.seed, augment=build_augmenter(config.augment),
+                                   training=True, seed=config.seed, augment=augment,
                                    targets=targets, teacher=in_pipeline, cache=config.cache)
     train_from = distribute.per_replica_stream(strategy, train_from, config.batch_size)
     val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets,

@@ -12,12 +12,14 @@ gets ImageNet weights from ``load_encoder_weights`` (never inside a checkpoint's
 must not download anything).
 """
 import os
+import warnings
 from dataclasses import dataclass
 
 import keras
 from keras import layers
 
 from models.blocks import BN_MOMENTUM
+from models.channels import widened
 from utils import UserError
 
 ENCODER_LAYER = "encoder"
@@ -34,8 +36,8 @@ class Encoder:
     alpha: float
     minimalistic: bool = False
 
-    def construct(self, size, weights=None):
-        shape = (size, size, 3)
+    def construct(self, size, weights=None, channels=3):
+        shape = (size, size, channels)
         if self.application == "MobileNetV2":
             return keras.applications.MobileNetV2(input_shape=shape, alpha=self.alpha, include_top=False,
                                                   weights=weights)
@@ -90,9 +92,12 @@ def taps(base, size):
     return [found[s] for s in STRIDES]
 
 
-def feature_model(name, size):
-    """The nested encoder sub-model: [-1, 1] RGB -> [stride 4, 8, 16, 32 features], random weights."""
-    base = lookup(name).construct(size)
+def feature_model(name, size, channels=3):
+    """The nested encoder sub-model: [-1, 1] RGB (and the prior mask as channel 4 when ``channels`` is 4)
+    -> [stride 4, 8, 16, 32 features], random weights."""
+    with warnings.catch_warnings():  # keras.applications warns that it "usually expects 1 or 3 input channels"
+        warnings.simplefilter("ignore")
+        base = lookup(name).construct(size, channels=channels)
     for layer in base.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = BN_MOMENTUM  # Keras's 0.999 lags behind the weights in runs of a few thousand steps
@@ -104,7 +109,7 @@ def features(image, name):
     """Feature maps at strides 4, 8, 16, 32 for ``image`` (a Keras tensor, RGB in [0, 1])."""
     size = image.shape[1]
     x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(image)
-    return feature_model(name, size)(x)
+    return feature_model(name, size, image.shape[-1])(x)
 
 
 def encoder_layers(model):
@@ -113,7 +118,8 @@ def encoder_layers(model):
 
 
 def load_encoder_weights(model, name, weights):
-    """Put ImageNet weights (``"imagenet"``: Keras downloads; or a file's path) into ``model``'s encoder."""
+    """Put ImageNet weights (``"imagenet"``: Keras downloads; or a file's path) into ``model``'s encoder; with a
+    fourth input channel (the prior mask) the first convolution's weights for it are zero."""
     encoder = lookup(name)
     if weights != "imagenet" and not os.path.isfile(weights):
         raise UserError(f"--encoder_weights: no such file: {weights} (give imagenet, none or a weights file)")
@@ -124,7 +130,8 @@ def load_encoder_weights(model, name, weights):
     nested = model.get_layer(ENCODER_LAYER)
     for layer in nested.layers:
         if layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
+            layer.set_weights([widened(w, v.shape) for w, v in zip(source.get_layer(layer.name).get_weights(),
+                                                                    layer.weights)])
 
 
 def weight_error(name, encoder, weights, err):

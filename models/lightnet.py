@@ -65,12 +65,12 @@ def boundary_head(features):
 
 
 def _build(name, input_shape, activation, width, batch_size, with_boundary, encoder_name, context=False,
-           stages=ENCODER_STAGES):
+           stages=ENCODER_STAGES, input_channels=3):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
     if activation not in OUTPUT_CHANNELS:
         raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(OUTPUT_CHANNELS)}")
-    image = blocks.input_layer(input_shape, batch_size=batch_size)
+    image = blocks.input_layer(input_shape, channels=input_channels, batch_size=batch_size)  # 4: RGB + prior mask
     own = encoder_name == encoders.OWN
     x = decoder(encoder(image, width, stages) if own else encoders.features(image, encoder_name), width, context)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
@@ -83,29 +83,37 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, enco
 
 
 @register
-def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
+def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN,
+             input_channels=3):
     """Segmentation network: 2-channel softmax (background, person) by default, or sigsoftmax, or
     1-channel sigmoid. Outputs {"mask": probabilities, "person_logit": the logit the losses take}, plus
     "boundary" (a training-only head's logit) with ``boundary``; ``models.checkpoint.mask_model`` gives the
     plain image -> mask model."""
-    return _build("lightnet", input_shape, activation, width, batch_size, boundary, encoder)
+    return _build("lightnet", input_shape, activation, width, batch_size, boundary, encoder,
+                  input_channels=input_channels)
 
 
 @register
-def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
+def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN,
+               input_channels=3):
     """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
-    return _build("mattingnet", input_shape, activation, width, batch_size, boundary, encoder)
+    return _build("mattingnet", input_shape, activation, width, batch_size, boundary, encoder,
+                  input_channels=input_channels)
 
 
 @register
-def lightnet_ctx(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
+def lightnet_ctx(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN,
+                 input_channels=3):
     """lightnet whose decoder starts from an LR-ASPP global-context gate (MobileNetV3) at stride 32:
     each deep feature is weighed by the whole image's average, for under 2 % more parameters."""
-    return _build("lightnet_ctx", input_shape, activation, width, batch_size, boundary, encoder, context=True)
+    return _build("lightnet_ctx", input_shape, activation, width, batch_size, boundary, encoder, context=True,
+                  input_channels=input_channels)
 
 
 @register
-def lightnet_deep(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN):
+def lightnet_deep(input_shape, activation="softmax", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN,
+                  input_channels=3):
     """lightnet with five blocks instead of three at stride 16 and three instead of two at stride 8:
     more depth and a wider view for 17 % more parameters, where the extra layers are cheap to run."""
-    return _build("lightnet_deep", input_shape, activation, width, batch_size, boundary, encoder, stages=DEEP_STAGES)
+    return _build("lightnet_deep", input_shape, activation, width, batch_size, boundary, encoder, stages=DEEP_STAGES,
+                  input_channels=input_channels)

@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from models.checkpoint import load_checkpoint, mask_model
+from models.channels import WITH_PRIOR, spec_channels
+from models.checkpoint import load_checkpoint, mask_model, read_spec
 from utils import UserError
 
 SIDECAR_FORMAT = "portrait-segmentation tflite sidecar v1"
@@ -82,10 +83,34 @@ def litert_predictor(path):
     return (lambda batch: foreground(model(batch), kind)[..., None]), sidecar["input"]["shape"][1]
 
 
+def input_channels(weights):
+    """What a ``.h5`` checkpoint or ``.tflite`` export takes: 3 (RGB) or 4 (RGB + the previous frame's mask)."""
+    if weights.endswith(".tflite"):
+        return int(read_sidecar(weights)["input"]["shape"][-1])
+    return spec_channels(read_spec(weights))
+
+
+def with_empty_prior(predict):
+    """``predict`` of a 4-channel model taking RGB batches too: they get an empty prior (zeros) as channel 4,
+    as a video's first frame does."""
+    def run(batch):
+        batch = np.asarray(batch, np.float32)
+        if batch.shape[-1] == 3:
+            batch = np.concatenate([batch, np.zeros(batch.shape[:-1] + (1,), np.float32)], axis=-1)
+        return predict(batch)
+    return run
+
+
 def load_predictor(weights, input_shape):
     """``(predict, size)`` for a ``.tflite`` export, or a ``.h5`` checkpoint rebuilt at ``input_shape``
-    (``None``: the size it was trained at)."""
+    (``None``: the size it was trained at). A 4-channel (video) model runs still photos with an empty prior."""
     if weights.endswith(".tflite"):
-        return litert_predictor(weights)
-    model, spec = load_checkpoint(weights, input_shape)
-    return keras_predictor(mask_model(model)), input_shape or spec["input_shape"]
+        predict, size = litert_predictor(weights)
+    else:
+        model, spec = load_checkpoint(weights, input_shape)
+        predict, size = keras_predictor(mask_model(model)), input_shape or spec["input_shape"]
+    if input_channels(weights) != WITH_PRIOR:
+        return predict, size
+    print(f"note: {weights} takes RGB + the previous frame's mask (a video model); still photos get an empty "
+          f"prior, as a video's first frame does (--infer_video feeds the prior)")
+    return with_empty_prior(predict), size
