@@ -1,8 +1,8 @@
 """How much does a teacher say beyond the hand labels? Measured on augmented training views, as
 distillation sees them.
 
-    python benchmarks/teacher_agreement.py --teacher runs/teacher.h5 --dataset_dir ../shared/datasets/eg1800 \
-        --dataset_dir ./datasets/ccp1004 --input_shape 160
+    python benchmarks/teacher_agreement.py --teacher TEACHER.h5 --dataset_dir DATASET [--dataset_dir DATASET ...] \
+        --input_shape 160
 
 Prints the mean |p_teacher - label|, the share of pixels where teacher and label disagree (at 0.5),
 the teacher's cross-entropy against the label, and the share of pixels where it is unsure.
