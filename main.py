@@ -19,6 +19,7 @@ DISTRIBUTE = ("auto", "none", "mirrored", "multiworker")
 DEFAULT_REFINER = "guided"
 TRAINING_INPUT_SHAPE = 256
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
+REFINER_MULTIPLE, REFINER_MIN_SIDE = 4, 32  # engine/refine.py's GUIDED_SUBSAMPLE; a side below 32 px leaves no band
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
 
@@ -36,6 +37,21 @@ def variant_list(text):
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown variant '{unknown[0]}'; valid: {', '.join(VARIANTS)} or all")
     return names
+
+
+def refiner_size(text):
+    """``--refiner_size``: WIDTHxHEIGHT, each side a multiple of REFINER_MULTIPLE and at least REFINER_MIN_SIDE;
+    '' for none."""
+    if not text:
+        return None
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels (e.g. 600x800), got '{text}'")
+    size = int(width), int(height)
+    if min(size) < REFINER_MIN_SIDE or any(side % REFINER_MULTIPLE for side in size):
+        raise argparse.ArgumentTypeError(f"each side must be a multiple of {REFINER_MULTIPLE} and at least "
+                                         f"{REFINER_MIN_SIDE} (e.g. 600x800), got '{text}'")
+    return size
 
 
 def boolean(text):
@@ -235,6 +251,9 @@ def build_parser():
                             "(full integer, calibrated on training images), or all")
     paths.add_argument("--tflite_name", default="",
                        help="output path stem for --convert; empty: ./trained_models/<weights>_<input_shape>")
+    paths.add_argument("--refiner_size", type=refiner_size, default="", metavar="WIDTHxHEIGHT",
+                       help="with --convert or --android: also write NAME_refiner.tflite, the guided refiner "
+                            "(--refine=guided, --trimap_band) for photos of this size, to chain after NAME.tflite")
     paths.add_argument("--img_path", default="", help="image for --infer_single_img")
     paths.add_argument("--log_dir", default="./logs", help="TensorBoard logs, one folder per run")
     paths.add_argument("--output_dir", default="./outputs", help="where inference writes its images")
@@ -254,6 +273,8 @@ def check_combination(parser, args):
     if uses_model and not training and not args.weight_dir:
         parser.error("--weight_dir is empty: --convert, --android, --evaluate, --infer_single_img and --infer_video "
                      "need a checkpoint")
+    if args.refiner_size and not (args.convert or args.android):
+        parser.error("--refiner_size is written by --convert=True or --android=True: set one of them")
     if args.infer_single_img and not args.img_path:
         parser.error("--infer_single_img=True needs --img_path")
     if args.infer_video and not args.video_path:
@@ -287,7 +308,7 @@ def run(args):
             return status
     if args.convert or args.android:
         tflite.convert(weights, args.quantize if args.convert else (), args.android, args.input_shape,
-                       args.tflite_name, args.dataset_dir)
+                       args.tflite_name, args.dataset_dir, args.refiner_size, args.trimap_band)
     output = from_flags(OutputConfig, args)
     if args.evaluate:
         evaluate.evaluate(weights, args.dataset_dir, output)

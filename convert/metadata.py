@@ -189,6 +189,8 @@ def attach(content, metadata):
     entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
     model.metadata = (model.metadata or []) + [entry]
     packed = io.BytesIO(bytes(convert_object_to_bytearray(model)))
+    if not metadata.files:
+        return packed.getvalue()
     packed.seek(0, io.SEEK_END)
     with zipfile.ZipFile(packed, "a") as archive:
         for name, text in metadata.files.items():

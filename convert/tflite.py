@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from convert import metadata
+from convert import metadata, refiner
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
@@ -63,16 +63,23 @@ def two_sigmoids(model):
     """A 2-class softmax model rewritten as sigmoids of logit differences, the same probabilities:
     softmax(z)_k = sigmoid(z_k - z_other). The differences fold into the 1x1 head (linear, like the
     bilinear upsampling after it), so the file runs LOGISTIC where it ran SOFTMAX, which took a third
-    of the float32 file's invoke time on a CPU (docs/BENCHMARKS.md). Other models are returned as they are."""
+    of the float32 file's invoke time on a CPU (docs/BENCHMARKS.md). After mattingnet's soft-alpha head, which
+    is not linear, a 1x1 convolution takes the differences instead. Other models are returned as they are."""
     if not isinstance(model.get_layer("probs"), keras.layers.Softmax) or model.output_shape[-1] != 2:
         return model
+    difference = np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32)
+    logits = model.get_layer("logits")
+    if not isinstance(logits, keras.layers.UpSampling2D):  # a soft-alpha head after the upsampling: no fold
+        folded = keras.layers.Conv2D(2, 1, use_bias=False, name="logits_difference")
+        x = folded(logits.output)
+        folded.set_weights([difference[None, None]])
+        return keras.Model(model.input, keras.layers.Activation("sigmoid", name="probs")(x), name=model.name)
     head = model.get_layer("head")
     kernel, bias = head.get_weights()
-    difference = np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32)
     folded = keras.layers.Conv2D(2, 1, name="head_difference")
     x = folded(head.input)
     folded.set_weights([kernel @ difference, bias @ difference])
-    x = model.get_layer("logits")(x)
+    x = logits(x)
     return keras.Model(model.input, keras.layers.Activation("sigmoid", name="probs")(x), name=model.name)
 
 
@@ -180,12 +187,13 @@ def failures(exports):
 
 
 def convert(weights, variants=("float32",), android=False, input_shape=None, tflite_name="",
-            dataset_dir="./dataset/selfie"):
+            dataset_dir="./dataset/selfie", refiner_size=None, band=None):
     """Export ``weights`` as ``variants`` (and the Android file) at ``input_shape`` (None: the size it was
     trained at) to ``tflite_name`` (see ``output_stem``), checked on images of the first ``dataset_dir``
-    folder; returns the written paths.
+    folder; with ``refiner_size`` (width, height) also ``NAME_refiner.tflite`` (convert/refiner.py, trimap
+    ``band`` px, None: engine/refine.py's default); returns the written paths.
 
-    Nothing is written unless every file passes its parity check and, for Android, the GPU check.
+    Nothing is written unless every file passes its parity check and, for Android and the refiner, the GPU check.
     """
     model, spec = load_checkpoint(weights, input_shape)
     size = input_shape or spec["input_shape"]
@@ -206,9 +214,12 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
         e.content = metadata.attach(content, metadata.describe(size, e.kind, e.label, weights, spec))
         e.check = parity(e.content, reference, batches, e.kind, e.variant)
         e.gpu = gpu_problems(e.content)
-    print(f"parity against Keras on {source}:")
-    print_table(exports)
-    problem = next(failures(exports), None)
+    refiners = [refiner.export(stem, *refiner_size, band, static, images_from, weights, [e.path for e in exports])
+                ] if refiner_size else []
+    print(f"parity against Keras on {source}" + "".join(f"; {os.path.basename(r.path)} against engine/refine.py "
+                                                        f"on {r.check['images']}" for r in refiners) + ":")
+    print_table(exports + refiners)
+    problem = next(failures(exports), None) or next(refiner.failures(refiners), None)
     if problem:
         raise RunStopped(f"--convert: {problem}; nothing was written")
     for e in exports:
@@ -219,4 +230,6 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
         write_sidecar(e.path, describe(size, static.input_shape[-1], e.kind, e.label, weights, spec,
                                        dict(e.check, images=source, **calibrated), gpu))
         print(f"  wrote {e.path} and its sidecar .json")
-    return [e.path for e in exports]
+    for r in refiners:
+        refiner.write(r)
+    return [e.path for e in exports + refiners]

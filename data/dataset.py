@@ -4,48 +4,22 @@ A dataset folder holds ``training/`` and ``testing/``; each holds pairs ``NAME.(
 ``NAME_matte.png``. Mattes are one channel, 0 = background, 255 = person, binary or soft alpha.
 A photo without a matte (``--unlabeled_dir``) is a pair whose matte path is empty: it trains only
 through a teacher's labels, with sample weight 0 for the ground-truth losses.
+With ``companions`` (a pseudo-alpha cache: data/pseudo_alpha.py) the matte travels as 7 channels,
+alpha + foreground F + background B (data/layout.py), so geometric augmentation moves all three alike.
 """
 import os
 import random
+import re
 
 import tensorflow as tf
 
 from data.preprocess import normalize, resize_image, resize_matte
 from data.boundary import boundary_target
-from utils import UserError, warn
+from data.layout import (COMPANION_SUFFIXES, IMAGE_EXTENSIONS, LAYOUT, MATTE_SUFFIX, companion_paths,  # noqa: F401
+                         find_pairs, has_companions, name_list)
+from utils import UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-MATTE_SUFFIX = "_matte.png"
-LAYOUT = "NAME.(png|jpg|jpeg) + NAME_matte.png"
-
-
-def name_list(names, limit=3):
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def find_pairs(folder):
-    """Sorted ``(image_path, matte_path)`` pairs in ``folder``; a UserError if the folder is unusable."""
-    if not os.path.isdir(folder):
-        raise UserError(f"dataset folder not found: {folder}")
-    files = sorted(os.listdir(folder))
-    mattes = {f[: -len(MATTE_SUFFIX)] for f in files if f.endswith(MATTE_SUFFIX)}
-    images = {}
-    for f in files:
-        if f.lower().endswith(IMAGE_EXTENSIONS) and not f.endswith(MATTE_SUFFIX):
-            stem = os.path.splitext(f)[0]
-            if stem in images:
-                warn(f"{folder} holds both {images[stem]} and {f} for {stem}{MATTE_SUFFIX}: using {f}")
-            images[stem] = f
-    if not images and not mattes:
-        raise UserError(f"no image/matte pairs in {folder}: expected {LAYOUT}")
-    lonely_images = sorted(images[n] for n in images.keys() - mattes)
-    if lonely_images:
-        raise UserError(f"{len(lonely_images)} image(s) in {folder} have no NAME_matte.png: {name_list(lonely_images)}")
-    lonely_mattes = sorted(n + MATTE_SUFFIX for n in mattes - images.keys())
-    if lonely_mattes:
-        raise UserError(f"{len(lonely_mattes)} matte(s) in {folder} have no image: {name_list(lonely_mattes)}")
-    return [(os.path.join(folder, images[n]), os.path.join(folder, n + MATTE_SUFFIX)) for n in sorted(images)]
+MATTE_CHANNELS = 7  # with companions: alpha, F (RGB), B (RGB)
 
 
 def unlabeled_images(folder):
@@ -126,44 +100,51 @@ def labelled(matte_path):
     return tf.strings.length(matte_path) > 0
 
 
-def load_pair(image_path, matte_path, size):
-    """The image and its matte at ``size``; an empty matte path gives an all-background matte."""
+def load_pair(image_path, matte_path, size, companions=False):
+    """The image and its matte at ``size``; an empty matte path gives an all-background matte. With
+    ``companions`` the matte is alpha + F + B, (size, size, 7), F and B read beside the matte."""
     image = resize_image(normalize(decode_image(image_path)), size)
     matte = tf.cond(labelled(matte_path), lambda: resize_matte(decode_matte(matte_path), size),
                     lambda: tf.zeros((size, size, 1)))
+    if companions:
+        stem = tf.strings.regex_replace(matte_path, re.escape(MATTE_SUFFIX) + "$", "")
+        colours = [resize_image(normalize(decode_image(stem + suffix)), size) for suffix in COMPANION_SUFFIXES]
+        matte = tf.concat([matte, *colours], axis=-1)
     image.set_shape((size, size, 3))
-    matte.set_shape((size, size, 1))
+    matte.set_shape((size, size, MATTE_CHANNELS if companions else 1))
     return image, matte
 
 
 def training_targets(boundary, matting):
     """``fn(image, matte) -> (image, target)`` building what the model's losses expect.
 
-    The target is the matte (the image appended as channels 1..3 when the matting loss needs it) for
-    the mask's metrics and for the person logit's loss, plus ``"boundary"``: the Canny band, for a
-    model with a boundary head.
+    The target is the matte for the mask's metrics and for the person logit's loss; when the matting
+    loss needs more, alpha + F + B (a 7-channel matte, from companions) as it comes, else alpha + the
+    image as channels 1..3. ``"boundary"``: the Canny band, for a model with a boundary head.
     """
     def targets(image, matte):
-        mask = tf.concat([matte, image], axis=-1) if matting else matte
+        mask = matte[..., :1]
+        if matting:  # image[..., :3]: a 4-channel model's input also carries the prior
+            mask = matte if matte.shape[-1] == MATTE_CHANNELS else tf.concat([mask, image[..., :3]], axis=-1)
         if not boundary:
             return image, {"mask": mask, "person_logit": mask}
-        band = tf.numpy_function(boundary_target, [matte], tf.float32, stateful=False)
-        band.set_shape(matte.shape)
+        band = tf.numpy_function(boundary_target, [matte[..., :1]], tf.float32, stateful=False)
+        band.set_shape(matte.shape[:-1] + (1,))
         return image, {"mask": mask, "person_logit": mask, "boundary": band}
     return targets
 
 
-def in_memory(images, mattes, size):
+def in_memory(images, mattes, size, companions=False):
     """``index -> (image, matte)`` from every pair decoded and resized once, all held in memory (``--cache``:
-    (3 + 1) x 4 bytes a pixel, 1 MB a pair at 256x256)."""
-    decoded = tf.data.Dataset.from_tensor_slices((images, mattes)).map(lambda i, m: load_pair(i, m, size),
-                                                                       num_parallel_calls=tf.data.AUTOTUNE)
+    (3 + 1) x 4 bytes a pixel, 1 MB a pair at 256x256; (3 + 7) x 4 with companions)."""
+    decoded = tf.data.Dataset.from_tensor_slices((images, mattes)).map(
+        lambda i, m: load_pair(i, m, size, companions), num_parallel_calls=tf.data.AUTOTUNE)
     all_images, all_mattes = decoded.batch(int(images.shape[0])).get_single_element()
     return lambda index: (tf.gather(all_images, index), tf.gather(all_mattes, index))
 
 
 def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0, teacher=None,
-                 cache=False, shard=None):
+                 cache=False, shard=None, companions=False):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
     An evaluation pipeline is one pass in order. A training pipeline is endless, epoch after epoch from
@@ -176,11 +157,13 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     ``cache``: every pair is decoded and resized once and held in memory (``--cache``). ``shard``
     (``(pipeline, pipelines, replica_batch)``, from tf.distribute: engine/distribute.py): a training
     pipeline takes only whole global batches of ``batch_size`` (an epoch's last partial one is dropped),
-    and of each its own share, in batches of ``replica_batch`` for its replicas in turn.
+    and of each its own share, in batches of ``replica_batch`` for its replicas in turn. ``companions``:
+    every matte comes with its F and B (``load_pair``), for the matting loss.
     """
     images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
     weighted = not all(matte for _, matte in pairs)
-    load = in_memory(images, mattes, size) if cache else lambda index: load_pair(images[index], mattes[index], size)
+    load = in_memory(images, mattes, size, companions) if cache else \
+        lambda index: load_pair(images[index], mattes[index], size, companions)
 
     def batches(ds, sample):
         def shaped(index, *rest):

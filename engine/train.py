@@ -12,8 +12,8 @@ import keras
 import losses
 from data import prior
 from data.augment import build_augmenter
-from data.dataset import (find_pairs, make_dataset, oversampled, set_names, split_pairs, training_targets,
-                          unlabeled_images, weighted_dirs)
+from data.dataset import (find_pairs, has_companions, make_dataset, oversampled, set_names, split_pairs,
+                          training_targets, unlabeled_images, weighted_dirs)
 from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
@@ -136,6 +136,20 @@ def loss_settings(config, spec):
             "matting_weight": matting}
 
 
+def with_companions(weights: dict, spec: dict, pairs: list) -> bool:
+    """Whether the samples carry F and B for the matting loss: an RGB model's matting loss, with
+    NAME_fg.png and NAME_bg.png beside every pair (a pseudo-alpha cache, data/pseudo_alpha.py)."""
+    if not weights["matting_weight"] or not has_companions(pairs):
+        return False
+    if channels.spec_channels(spec) != channels.RGB:
+        print("note: the pairs' NAME_fg.png / NAME_bg.png are not used by a 4-channel model (its simulated prior "
+              "takes a one-channel matte); the compositional term cuts the person out of the photo")
+        return False
+    print("matting: every pair has NAME_fg.png and NAME_bg.png; the compositional term swaps in another sample's "
+          "background")
+    return True
+
+
 def set_encoder_trainable(model, trainable):
     for layer in encoders.encoder_layers(model):
         layer.trainable = trainable
@@ -215,12 +229,13 @@ def pooled(sets):
             [pair for _, pairs in sets.values() for pair in pairs])
 
 
-def per_set_validation(sets, config, targets):
+def per_set_validation(sets, config, targets, companions=False):
     """With several datasets, a callback adding val_<set>_iou for each one to the epoch's figures."""
     if len(sets) < 2:
         return []
     return [PerSetValidation({name: make_dataset(val, config.input_shape, config.batch_size, training=False,
-                                                 targets=targets) for name, (_, val) in sets.items()})]
+                                                 targets=targets, companions=companions)
+                              for name, (_, val) in sets.items()})]
 
 
 def prepare_teacher(config):
@@ -293,16 +308,17 @@ def fit_run(config, run, sets, skipped, teacher=None):
     photos, skipped_photos = unlabeled(config)
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
+    companions = with_companions(weights, run.spec, train_pairs + photos + val_pairs)
     augment, targets = prior.training_pipeline(build_augmenter(config.augment), targets,
                                                channels.spec_channels(run.spec), config)  # RGB + prior: data/prior.py
     in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None
     strategy = run.model.distribute_strategy
     train_from = functools.partial(make_dataset, train_pairs + photos, config.input_shape, config.batch_size,
                                    training=True, seed=config.seed, augment=augment,
-                                   targets=targets, teacher=in_pipeline, cache=config.cache)
+                                   targets=targets, teacher=in_pipeline, cache=config.cache, companions=companions)
     train_from = distribute.per_replica_stream(strategy, train_from, config.batch_size)
     val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets,
-                          cache=config.cache)
+                          cache=config.cache, companions=companions)
     if not run.log_dir:
         name = f"{os.path.basename(os.path.normpath(config.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run.log_dir = os.path.join(writable_folder(config.log_dir, "--log_dir") if distribute.is_chief(strategy)
@@ -319,7 +335,7 @@ def fit_run(config, run, sets, skipped, teacher=None):
     def writers():  # the callbacks that write files: the chief's alone
         return [checkpoints, keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
                 PredictionImages(run.log_dir, *preview_batch(val_ds))]
-    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets),
+    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets, companions),
                  *distribute.chief_only(writers, strategy)]
     steps = distribute.steps_per_epoch(len(train_pairs) + len(photos), config.batch_size, strategy)
     fit_phases(student_with_teacher(run.model, config, teacher), config, (train_from, val_ds, steps), callbacks,

@@ -6,7 +6,11 @@ The training objective is
     segmentation = base + dice_weight * dice + matting_weight * matting
     boundary (--boundary_loss): BCE (the seed's) or focal on the boundary head.
     base (--loss): combined = focal_weight * focal + (1 - focal_weight) * ce, or ce, focal, dice alone.
-    focal (--focal_gamma, --focal_alpha): Lin et al.'s, gamma 2 and no class weighting by default.
+    focal (--focal_gamma, --focal_alpha): Lin et al.'s, scaled by |y - p|^gamma (on binary mattes the
+        same as (1 - p_t)^gamma; on soft ones its optimum stays at the label), gamma 2, no class weights.
+    matting (Deep Image Matting, losses/matting.py): 0.5 alpha prediction + 0.5 compositional + 1.0
+        gradient; the compositional term swaps in another sample's background when the target
+        carries F and B (a pseudo-alpha cache), else cuts the person out of the photo with each alpha.
 
 Every loss is computed from logits: the segmentation terms from the model's training-only
 ``person_logit`` output, the boundary term from the boundary head's logit.
@@ -14,12 +18,14 @@ Every loss is computed from logits: the segmentation terms from the model's trai
 import keras
 
 from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss
-from losses.matting import matting_loss
+from losses.matting import TERMS as MATTING_TERMS
+from losses.matting import alpha_prediction_loss, compositional_loss, gradient_loss, matting_loss
 from losses.metrics import ForegroundIoU, PixelAccuracy
 from losses.segmentation import cross_entropy, dice_loss, focal_loss, foreground, logit_of
 
 LOSS_KINDS = ("combined", "ce", "focal", "dice")
-TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting": matting_loss}
+TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting": matting_loss,
+         **{f"matting_{name}": term for name, term in MATTING_TERMS.items()}}
 
 
 @keras.saving.register_keras_serializable(package="portrait")
@@ -61,8 +67,8 @@ class SegmentationLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="portrait")
 class LossTerm(keras.metrics.Mean):
-    """One loss term, tracked by its own name (ce, focal, dice, matting) beside the total, from the mask
-    output's probabilities (the same value as from the logit, up to clipping at 1e-7).
+    """One loss term, tracked by its own name (ce, focal, dice, matting and its three parts) beside the total,
+    from the mask output's probabilities (the same value as from the logit, up to clipping at 1e-7).
 
     ``options`` are the term's keyword arguments (the focal term's gamma and alpha_weight)."""
 
@@ -78,11 +84,12 @@ class LossTerm(keras.metrics.Mean):
 
 
 def term_names(kind, matting_weight, dice_weight=0.0):
-    """The segmentation terms a run logs: those its loss uses, and ce always, as the common yardstick."""
+    """The segmentation terms a run logs: those its loss uses, and ce always, as the common yardstick; with the
+    matting loss also its unweighted parts, matting_alpha, matting_composition and matting_gradient."""
     names = {"combined": ["focal", "ce"], "ce": ["ce"], "focal": ["focal", "ce"], "dice": ["dice", "ce"]}[kind]
     if dice_weight and "dice" not in names:
         names = names + ["dice"]
-    return names + (["matting"] if matting_weight else [])
+    return names + (["matting", *(f"matting_{name}" for name in MATTING_TERMS)] if matting_weight else [])
 
 
 def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0, focal_alpha=None):
@@ -92,5 +99,6 @@ def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0
 
 
 __all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss",
-           "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "ForegroundIoU",
+           "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "alpha_prediction_loss",
+           "compositional_loss", "gradient_loss", "ForegroundIoU",
            "PixelAccuracy", "LOSS_KINDS"]

@@ -1,7 +1,8 @@
 """Segmentation losses on the person's logit, each a function of ``(y_true, y_pred)``.
 
 ``y_true`` holds the matte as foreground alpha in [0, 1] in channel 0, shape (B, H, W, 1); for
-the matting loss it also carries the RGB image in channels 1..3, shape (B, H, W, 4).
+the matting loss it also carries the RGB image in channels 1..3, shape (B, H, W, 4), or the
+foreground F in 1..3 and the background B in 4..6, shape (B, H, W, 7) (losses/matting.py).
 ``y_pred`` is the person's logit d, shape (B, H, W, 1): the model's training-only ``person_logit``
 output, whose sigmoid is exactly the person probability of every output activation (softmax:
 d = z1 - z0). Computing from the logit keeps the gradient of a confidently wrong pixel, which
@@ -14,13 +15,13 @@ EPSILON = 1e-7
 
 
 def check_shapes(y_true, y_pred):
-    if len(y_true.shape) != 4 or y_true.shape[-1] not in (1, 4) or y_pred.shape[-1] != 1:
-        raise ValueError(f"expected y_true (B,H,W,1|4) and the person's logit (B,H,W,1), "
+    if len(y_true.shape) != 4 or y_true.shape[-1] not in (1, 4, 7) or y_pred.shape[-1] != 1:
+        raise ValueError(f"expected y_true (B,H,W,1|4|7) and the person's logit (B,H,W,1), "
                          f"got {y_true.shape} and {y_pred.shape}")
 
 
 def alpha(y_true):
-    """The matte (B, H, W, 1) from a target that may also carry the image."""
+    """The matte (B, H, W, 1) from a target that may also carry the image, or F and B."""
     return ops.cast(y_true[..., :1], "float32")
 
 

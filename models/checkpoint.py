@@ -17,13 +17,24 @@ from absl import logging as absl_logging
 from models.registry import builder, create
 from utils import UserError, durable_replace
 
+# Arguments a builder gained after checkpoints were written, with the value that rebuilds those older
+# checkpoints: a spec without them is such a checkpoint's. New specs record them (make_spec).
+ADDED_KWARGS = {"mattingnet": {"refiner": False}}
 SPEC_ATTR = "portrait_spec"
 EPOCH_ATTR = "portrait_epoch"
 TEMPORARY_SUFFIX = ".tmp.h5"
 
 
 def make_spec(name, input_shape, **kwargs):
-    return {"model": name, "input_shape": int(input_shape), "kwargs": kwargs}
+    """The spec of builder ``name``'s network; it records every ADDED_KWARGS argument, at the builder's default
+    when not given, so that it is not taken for an older checkpoint's."""
+    added = {key: default_kwarg({"model": name}, key) for key in ADDED_KWARGS.get(name, {}) if key not in kwargs}
+    return {"model": name, "input_shape": int(input_shape), "kwargs": {**kwargs, **added}}
+
+
+def completed(spec):
+    """A stored spec with the ADDED_KWARGS values an older checkpoint was built with, where it lacks them."""
+    return {**spec, "kwargs": {**ADDED_KWARGS.get(spec["model"], {}), **spec.get("kwargs", {})}}
 
 
 def default_kwarg(spec, name):
@@ -78,7 +89,7 @@ def read_spec(path, flag="--weight_dir"):
         raise UserError(f"{flag}: {path} is not a readable .h5 model file") from None
     if raw is None:
         raise UserError(f"{flag}: {path} holds no portrait-segmentation model spec (not written by this tool)")
-    return json.loads(raw)
+    return completed(json.loads(raw))
 
 
 def mask_model(model):

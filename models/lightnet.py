@@ -6,6 +6,10 @@ layers dominate the cost on a phone), then MobileNetV2-style inverted residuals 
 to stride 32. Decoder: bilinear x2 upsampling, concatenation with the encoder's features at
 strides 16, 8 and 4, and a depthwise-separable block at each; logits at stride 4, then bilinear x4.
 At 224x224 its float32 .tflite runs about as fast as MediaPipe's selfie segmenter (docs/BENCHMARKS.md).
+
+mattingnet adds a soft-alpha head (``refiner``): at full resolution, two light 3x3 stages over the
+upsampled coarse logits and the input image predict a residual added to those logits, so the outline
+can follow the photo's own edges rather than the bilinear stride-4 map.
 """
 import keras
 from keras import layers
@@ -19,6 +23,7 @@ ENCODER_STAGES = ((3, 32, 2, 2), (3, 64, 3, 2), (3, 96, 2, 1), (3, 128, 2, 2))
 # lightnet_deep: three more blocks where a block costs few parameters (strides 8 and 16).
 DEEP_STAGES = ((3, 32, 3, 2), (3, 64, 5, 2), (3, 96, 2, 1), (3, 128, 2, 2))
 DECODER_CHANNELS = (48, 32, 24)
+REFINER_CHANNELS = 16
 ENCODER_PREFIX = encoders.OWN_PREFIX
 OUTPUT_CHANNELS = {"softmax": 2, "sigsoftmax": 2, "sigmoid": 1}
 
@@ -64,8 +69,20 @@ def boundary_head(features):
     return blocks.upsample(x, factor=4, name="boundary", dtype=blocks.OUTPUT_DTYPE)
 
 
+def soft_alpha_head(image, coarse, channels=REFINER_CHANNELS):
+    """The soft-alpha head: at full resolution, a 3x3 convolution and a depthwise-separable 3x3 block over the
+    coarse logits and the input, then a 1x1 convolution to a residual added to the coarse logits. The
+    residual starts at zero, so a fresh head passes the coarse logits through. (A 3x3 last convolution to one
+    channel cost as much again as the rest of the head in XNNPACK: docs/TRAINING.md, Matting.)"""
+    x = layers.Concatenate(name="refine_cat")([coarse, image])  # coarse first: a widened 4th input channel goes last
+    x = blocks.conv_bn(x, channels, name="refine0")
+    x = blocks.separable_bn(x, channels, name="refine1")
+    residual = layers.Conv2D(coarse.shape[-1], 1, kernel_initializer="zeros", name="refine_out")(x)
+    return layers.Add(name="logits")([coarse, residual])
+
+
 def _build(name, input_shape, activation, width, batch_size, with_boundary, encoder_name, context=False,
-           stages=ENCODER_STAGES, input_channels=3):
+           stages=ENCODER_STAGES, input_channels=3, refine=False):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
     if activation not in OUTPUT_CHANNELS:
@@ -74,7 +91,9 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, enco
     own = encoder_name == encoders.OWN
     x = decoder(encoder(image, width, stages) if own else encoders.features(image, encoder_name), width, context)
     logits = layers.Conv2D(OUTPUT_CHANNELS[activation], 1, name="head")(x)
-    logits = blocks.upsample(logits, factor=4, name="logits")
+    logits = blocks.upsample(logits, factor=4, name="coarse_logits" if refine else "logits")
+    if refine:
+        logits = soft_alpha_head(image, logits)
     outputs = {"mask": blocks.output_activation(logits, activation),
                "person_logit": blocks.PersonLogit(activation, name="person_logit", dtype=blocks.OUTPUT_DTYPE)(logits)}
     if with_boundary:
@@ -95,10 +114,12 @@ def lightnet(input_shape, activation="softmax", width=1.0, boundary=False, batch
 
 @register
 def mattingnet(input_shape, activation="sigmoid", width=1.0, boundary=False, batch_size=None, encoder=encoders.OWN,
-               input_channels=3):
-    """The same network with a soft-alpha head: one sigmoid channel, trained on soft mattes."""
+               input_channels=3, refiner=True):
+    """lightnet for soft mattes: one sigmoid channel and, with ``refiner``, the full-resolution soft-alpha
+    head. Checkpoints written before the head existed have no ``refiner`` in their spec and rebuild
+    without it (models/checkpoint.py)."""
     return _build("mattingnet", input_shape, activation, width, batch_size, boundary, encoder,
-                  input_channels=input_channels)
+                  input_channels=input_channels, refine=refiner)
 
 
 @register

@@ -16,6 +16,7 @@ from models.checkpoint import load_checkpoint, mask_model, read_spec
 from utils import UserError
 
 SIDECAR_FORMAT = "portrait-segmentation tflite sidecar v1"
+REFINER_SIDECAR_FORMAT = "portrait-segmentation refiner sidecar v1"
 LITERT_THREADS = 2
 
 
@@ -62,6 +63,9 @@ def read_sidecar(tflite_path, flag="--weight_dir"):
         raise UserError(f"{flag}: {tflite_path} has no sidecar {path} (export it with --convert=True)") from None
     except (OSError, ValueError):
         raise UserError(f"{flag}: {path} is not a readable sidecar") from None
+    if content.get("format") == REFINER_SIDECAR_FORMAT:
+        raise UserError(f"{flag}: {tflite_path} is a guided refiner (it takes a photo and a model's probability), "
+                        f"not a segmentation model: use {content.get('pairs_with', 'the model it pairs with')}")
     if content.get("format") != SIDECAR_FORMAT:
         raise UserError(f"{flag}: {path} is not a portrait-segmentation sidecar")
     return content
