@@ -119,11 +119,11 @@ def training_pipeline(augment, targets, channels: int, config):
     def augmented(image, matte, seed_pair):
         if augment is not None:
             image, matte = augment(image, matte, seed_pair)
-        return with_prior(image, matte, tf.random.experimental.stateless_fold_in(seed_pair, PRIOR_STREAM),
+        return with_prior(image, matte[..., :1], tf.random.experimental.stateless_fold_in(seed_pair, PRIOR_STREAM),
                           settings), matte
 
-    def shaped(image, matte):
+    def shaped(image, matte):  # matte[..., :1]: the alpha of a matte that may also carry F and B (companions)
         if image.shape[-1] == 3:  # a validation sample
-            image = with_prior(image, matte, matte_seed(matte), settings)
+            image = with_prior(image, matte[..., :1], matte_seed(matte[..., :1]), settings)
         return targets(image, matte)
     return augmented, shaped

@@ -136,14 +136,10 @@ def loss_settings(config, spec):
             "matting_weight": matting}
 
 
-def with_companions(weights: dict, spec: dict, pairs: list) -> bool:
-    """Whether the samples carry F and B for the matting loss: an RGB model's matting loss, with
-    NAME_fg.png and NAME_bg.png beside every pair (a pseudo-alpha cache, data/pseudo_alpha.py)."""
+def with_companions(weights: dict, pairs: list) -> bool:
+    """Whether the samples carry F and B for the matting loss: NAME_fg.png and NAME_bg.png beside every
+    pair (a pseudo-alpha cache, data/pseudo_alpha.py)."""
     if not weights["matting_weight"] or not has_companions(pairs):
-        return False
-    if channels.spec_channels(spec) != channels.RGB:
-        print("note: the pairs' NAME_fg.png / NAME_bg.png are not used by a 4-channel model (its simulated prior "
-              "takes a one-channel matte); the compositional term cuts the person out of the photo")
         return False
     print("matting: every pair has NAME_fg.png and NAME_bg.png; the compositional term swaps in another sample's "
           "background")
@@ -308,7 +304,7 @@ def fit_run(config, run, sets, skipped, teacher=None):
     photos, skipped_photos = unlabeled(config)
     weights = loss_settings(config, run.spec)
     targets = training_targets(weights["boundary_weight"] > 0, weights["matting_weight"] > 0)
-    companions = with_companions(weights, run.spec, train_pairs + photos + val_pairs)
+    companions = with_companions(weights, train_pairs + photos + val_pairs)
     augment, targets = prior.training_pipeline(build_augmenter(config.augment), targets,
                                                channels.spec_channels(run.spec), config)  # RGB + prior: data/prior.py
     in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None

@@ -184,6 +184,22 @@ def test_the_dataset_carries_f_and_b_and_geometry_moves_them_with_the_matte(cach
     assert float(tf.reduce_max(tf.abs(changed - image[0]))) > 0.01
 
 
+def test_a_4_channel_model_gets_its_prior_from_the_alpha_and_keeps_f_and_b(cache):
+    from data.prior import training_pipeline
+    from engine.config import TrainConfig
+
+    _, dest, _ = cache
+    pairs = find_pairs(os.path.join(dest, "training"))
+    augment, shaped = training_pipeline(build_augmenter("Fliplr(1)"), training_targets(boundary=False, matting=True), 4,
+                                        TrainConfig(weight_dir="", prior_empty=0.0))
+    for ds in (make_dataset(pairs, SIZE, 3, training=True, augment=augment, targets=shaped, companions=True),
+               make_dataset(pairs, SIZE, 3, training=False, targets=shaped, companions=True)):
+        images, target = next(iter(ds))
+        assert images.shape == (3, SIZE, SIZE, 4) and target["person_logit"].shape == (3, SIZE, SIZE, 7)
+        truth, prior = target["mask"].numpy()[..., 0] >= 0.5, images.numpy()[..., 3] >= 0.5
+        assert (truth & prior).sum() / (truth | prior).sum() > 0.6  # the prior follows the alpha, not F or B
+
+
 def test_without_companions_the_target_carries_the_photo_even_beside_a_prior():
     image = np.random.default_rng(5).random((SIZE, SIZE, 4)).astype(np.float32)  # RGB + a 4-channel model's prior
     matte = np.ones((SIZE, SIZE, 1), np.float32)
