@@ -5,6 +5,7 @@ import json
 import os
 
 import cv2
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -212,6 +213,7 @@ def test_still_photos_get_an_empty_prior(tmp_path, capsys):
 
 
 def test_a_4_channel_export_checks_parity_with_priors_and_documents_channel_4(tmp_path):
+    keras.utils.set_random_seed(4)  # an untrained network's outputs sit near 0.5: its float16 mask depends on the draw
     wide = models.create("lightnet", SIZE, input_channels=4)
     path = str(tmp_path / "wide.h5")
     save_checkpoint(wide, make_spec("lightnet", SIZE, input_channels=4), path)
