@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from benchmarks.latency import median_ms  # noqa: E402
-from data.preprocess import INPUT_OFFSET, INPUT_SCALE, normalize, resize_image  # noqa: E402
+from data.preprocess import normalize, resize_image  # noqa: E402
 from engine.evaluate import decoded_test_pairs, score  # noqa: E402
-from convert.refiner import OFF_BY  # noqa: E402
+from convert.refiner import OFF_BY, feed, interpreter_for, run  # noqa: E402
 from engine.refine import refine  # noqa: E402
 from models.predictors import litert_predictor, sidecar_path  # noqa: E402
 
@@ -56,18 +56,11 @@ class Refiner:
             self.sidecar = json.load(f)
         self.width, self.height = self.sidecar["refiner"]["photo_size"]
         self.band = self.sidecar["refiner"]["band_px"]
-        self.interpreters = {threads: Interpreter(model_path=path, num_threads=threads) for threads in (1, 2)}
-        for interpreter in self.interpreters.values():
-            interpreter.allocate_tensors()
+        self.interpreters = {threads: interpreter_for(path=path, threads=threads) for threads in (1, 2)}
 
     def __call__(self, photo, low):
-        for interpreter in self.interpreters.values():
-            for detail in interpreter.get_input_details():
-                value = photo[None] * INPUT_SCALE + INPUT_OFFSET if detail["shape"][-1] == 3 else low
-                interpreter.set_tensor(detail["index"], np.asarray(value, np.float32))
-        interpreter = self.interpreters[2]
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, ..., 0]
+        feed(self.interpreters[1], photo, low)  # for the timings
+        return run(self.interpreters[2], photo, low)
 
 
 def invokers(path):
@@ -133,7 +126,7 @@ def main():
               f"{np.mean([r['boundary_f'] for r in figures]):.4f} |")
     print(f"\ntflite against Python: {agreement}")
     times = timings(refiner, [model_path] + ([args.peer] if args.peer else []), args.runs, args.rounds)
-    print(f"\n| what | size (KB) | 1 thread (ms) | 2 threads (ms) |\n|---|---|---|---|")
+    print("\n| what | size (KB) | 1 thread (ms) | 2 threads (ms) |\n|---|---|---|---|")
     print(f"| engine/refine.py guided, per photo (OpenCV threads) | - | {python_ms[1]:.2f} | {python_ms[2]:.2f} |")
     for name, path in [("refiner", args.refiner), (os.path.basename(model_path), model_path)] + \
             ([(os.path.basename(args.peer), args.peer)] if args.peer else []):

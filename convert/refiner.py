@@ -297,13 +297,23 @@ def python_refined(photo, low, band: int):
     return refine(photo, np.clip(alpha, 0.0, 1.0), "guided", band)
 
 
-def run(content: bytes, photo, low, threads: int = 1):
-    """The refiner file on one photo (uint8 RGB at its size) and probability (1, S, S, 1): alpha (H, W)."""
-    interpreter = Interpreter(model_content=content, num_threads=threads)
+def interpreter_for(content: bytes = None, path: str = None, threads: int = 1) -> Interpreter:
+    """A refiner file (its bytes or its path) in LiteRT, tensors allocated."""
+    interpreter = Interpreter(model_content=content, model_path=path, num_threads=threads)
     interpreter.allocate_tensors()
+    return interpreter
+
+
+def feed(interpreter: Interpreter, photo, low):
+    """Set the refiner's inputs: the photo (uint8 RGB at its size) and the probability (1, S, S, 1)."""
     for detail in interpreter.get_input_details():
         value = photo[None] * INPUT_SCALE + INPUT_OFFSET if detail["shape"][-1] == 3 else low
         interpreter.set_tensor(detail["index"], np.asarray(value, np.float32))
+
+
+def run(interpreter: Interpreter, photo, low):
+    """The refined alpha (H, W) of one photo and probability (see ``feed``)."""
+    feed(interpreter, photo, low)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0, ..., 0]
 
@@ -317,9 +327,10 @@ def parity(content: bytes, photos, probability, band: int):
     pixel is refined in one and thresholded in the other, so max |difference| alone would fail a sound file.
     """
     diff, off, pixels, inter, union = 0.0, 0, 0, 0, 0
+    interpreter = interpreter_for(content)
     for photo in photos:
         low = np.asarray(probability(photo), np.float32)
-        ours, expected = run(content, photo, low), python_refined(photo, low, band)
+        ours, expected = run(interpreter, photo, low), python_refined(photo, low, band)
         diff = max(diff, float(np.abs(ours - expected).max()))
         off, pixels = off + int((np.abs(ours - expected) > OFF_BY).sum()), pixels + expected.size
         inter += int(np.logical_and(ours >= 0.5, expected >= 0.5).sum())

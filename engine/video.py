@@ -18,7 +18,7 @@ import numpy as np
 from engine.config import VideoConfig
 from engine.cutout import COLOUR, background_kind, fill
 from engine.infer import read_image
-from models.channels import RGB, WITH_PRIOR, spec_channels
+from models.channels import RGB, WITH_PRIOR
 from models.predictors import LITERT_THREADS, LiteRTModel, foreground, read_sidecar
 from utils import UserError, native_stderr_muted, writable_folder
 
