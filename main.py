@@ -228,6 +228,9 @@ def build_parser():
     video.add_argument("--temporal_smoothing", type=ranged(float, 0, 1), default=0.0, metavar="A",
                        help="--infer_video: blend each frame's probability with the previous one's, "
                             "A x previous + (1 - A) x new (0: off); for any model")
+    video.add_argument("--motion_compensation", type=boolean, default=True, metavar="BOOL",
+                       help="--infer_video: move the previous frame's prior and smoothed probability along the "
+                            "optical flow between the frames before using them (OpenCV DIS at the model's size)")
 
     out = p.add_argument_group("refinement and cut-outs (--infer_single_img, --evaluate)")
     out.add_argument("--refine", choices=REFINERS, default=DEFAULT_REFINER,

@@ -18,8 +18,10 @@ the ground truth warped alike. Every model runs every clip frame by frame as ``-
   sqrt(mean((p_t - p_{t-1}) - (g_t - g_{t-1}))^2), averaged, x 100;
 - FPS: frames per second from a decoded RGB frame to its probability at the frame's size.
 
-``--ema A`` adds each 3-channel model again with ``--temporal_smoothing=A``. Prints Markdown tables: all
-clips, then per set, then flicker per phase of the clips.
+``--ema A`` adds each model again with ``--temporal_smoothing=A``. A model that carries
+something from frame to frame (a prior, a smoothed probability) runs with ``--motion_compensation`` as
+``--infer_video`` does by default, and again without it ("motion compensated: no"), unless ``--motion on``
+or ``off`` keeps one. Prints Markdown tables: all clips, then per set, then flicker per phase of the clips.
 """
 import argparse
 import json
@@ -47,7 +49,9 @@ def parse_args():
     p.add_argument("--peer", action="append", default=[], help="a peer's .tflite (no sidecar), e.g. MediaPipe's")
     p.add_argument("--dataset_dir", action="append", required=True, help="a folder with testing/ (repeatable)")
     p.add_argument("--ema", type=float, action="append", default=[],
-                   help="also run each 3-channel model with --temporal_smoothing=A (repeatable)")
+                   help="also run each model with --temporal_smoothing=A (repeatable)")
+    p.add_argument("--motion", choices=("both", "on", "off"), default="both",
+                   help="run stateful models with motion compensation, without it, or both ways")
     p.add_argument("--clips", type=int, default=20, help="clips per set")
     p.add_argument("--frames", type=int, default=60, help="frames per clip")
     p.add_argument("--size", type=parse_size, default=(480, 640), help="frame WIDTHxHEIGHT (default 480x640)")
@@ -63,15 +67,20 @@ def peer_model(path: str) -> FrameModel:
 
 
 def subjects(args) -> dict:
-    """{row name: (frame model, smoothing)}."""
+    """{row name: (frame model, smoothing, motion compensation)}."""
     rows = {}
     with native_stderr_muted():
         models = {p: load_frame_model(p) for p in args.models}  # named by their paths: runs' checkpoints share names
         models.update({os.path.basename(p): peer_model(p) for p in args.peer})
+    motions = {"both": (True, False), "on": (True,), "off": (False,)}[args.motion]
     for name, model in models.items():
-        rows[name] = (model, 0.0)
-        for ema in args.ema if model.channels == RGB else ():
-            rows[f"{name} + EMA {ema:g}"] = (model, ema)
+        ways = [(name, 0.0)] + [(f"{name} + EMA {ema:g}", ema) for ema in args.ema]
+        for row, smoothing in ways:
+            if model.channels == RGB and not smoothing:
+                rows[row] = (model, smoothing, False)  # nothing carried over: nothing to move
+                continue
+            for motion in motions:
+                rows[row if motion else f"{row}, motion compensated: no"] = (model, smoothing, motion)
     return rows
 
 
@@ -151,8 +160,8 @@ def main():
     runs = {name: defaultdict(list) for name in rows}
     for set_name, folder in zip(sets, args.dataset_dir):
         for clip in clips_from(folder, args.clips, args.frames, args.size, args.seed):
-            for name, (model, smoothing) in rows.items():
-                runs[name][set_name].append(run_clip(Segmenter(model, smoothing), clip))
+            for name, (model, smoothing, motion) in rows.items():
+                runs[name][set_name].append(run_clip(Segmenter(model, smoothing, motion), clip))
     results = {name: {**{s: summarize(by_set[s]) for s in sets}, "all": summarize(sum(by_set.values(), []))}
                for name, by_set in runs.items()}
     print(f"clips: {', '.join(f'{s} {args.clips}' for s in sets)}; {args.frames} frames of "

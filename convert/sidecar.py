@@ -27,6 +27,8 @@ def prior_channel(size):
             "meaning": f"the previous frame's person probability in [0, 1] at {size}x{size}: this model's own "
                        "output for that frame, decoded as 'output' says",
             "first_frame": "zeros (an empty prior), also for a still photo",
+            "motion": "most stable when moved along the optical flow from the previous frame to this one first "
+                      "(as --infer_video's --motion_compensation does: OpenCV DIS at this size, then remap)",
             "normalization": "none: fed as it is; scale and offset apply to channels 0-2 only"}
 
 

@@ -86,6 +86,7 @@ class VideoConfig:
     """How ``--infer_video`` runs a model on a video and what it writes (engine/video.py)."""
     video_path: str = ""
     temporal_smoothing: float = 0.0
+    motion_compensation: bool = True
     input_shape: Optional[int] = None
     output_dir: str = "./outputs"
     background: str = ""

@@ -3,7 +3,8 @@
 Every frame is resized to the model's input, segmented and its person probability brought back to the
 frame's size. A 4-channel model (RGB + prior) gets the previous frame's probability as channel 4 (an
 empty prior on the first frame); ``--temporal_smoothing=A`` blends each probability with the previous
-one, A x previous + (1 - A) x new, for any model. Models run in the LiteRT interpreter (XNNPACK, 2
+one, A x previous + (1 - A) x new, for any model. With ``--motion_compensation`` (the default) both are
+first moved along the optical flow from the previous frame. Models run in the LiteRT interpreter (XNNPACK, 2
 threads), as on a phone: a ``.tflite`` as it is, a ``.h5`` checkpoint converted in memory first.
 """
 import os
@@ -27,6 +28,7 @@ BLUR_FRACTION = 0.03  # --background=blur: sigma as a share of the frame's short
 BLUR_SHRINK = 4  # the blur is computed at a quarter of the size: the same look, a sixteenth of the work
 WEBCAM_FPS = 30.0  # when a camera does not say
 FOURCC = "mp4v"
+FLOW_MIN_SIZE = 16  # DIS optical flow needs frames of at least 12 pixels (its patches and their stride)
 
 
 @dataclass(frozen=True)
@@ -79,34 +81,54 @@ class Segmenter:
     models) and the exponential smoothing (``smoothing`` in [0, 1): the previous probability's weight).
 
     A 4-channel model segments the first frame twice: with an empty prior, then with that output as the
-    prior, so that the second frame's output does not jump from an empty-prior guess to a prior-led one."""
+    prior, so that the second frame's output does not jump from an empty-prior guess to a prior-led one.
+    With ``motion_compensation``, what is carried from the previous frame (the prior, the smoothed
+    probability) is first moved along the optical flow between the two frames (OpenCV's DIS, at the
+    model's input size), so that it lies where the person now is."""
 
-    def __init__(self, model: FrameModel, smoothing: float = 0.0):
+    def __init__(self, model: FrameModel, smoothing: float = 0.0, motion_compensation: bool = True):
         if model.channels not in (RGB, WITH_PRIOR):
             raise UserError(f"a model with {model.channels} input channels cannot segment video (3 or 4)")
         self.model, self.smoothing = model, float(smoothing)
+        carries = model.channels == WITH_PRIOR or self.smoothing > 0
+        self.motion_compensation = motion_compensation and carries and model.size >= FLOW_MIN_SIZE
+        axis = np.arange(model.size, dtype=np.float32)
+        self.grid = np.meshgrid(axis, axis)  # each pixel's column and row
         self.reset()
 
     def reset(self) -> None:
         """Forget the previous frame (a new clip starts)."""
         self.previous: Optional[np.ndarray] = None  # the model's last output, (size, size)
         self.smoothed: Optional[np.ndarray] = None
+        self.gray: Optional[np.ndarray] = None  # the last frame at the model's size, for the flow
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
-    def model_input(self, frame: np.ndarray) -> np.ndarray:
-        size = self.model.size
-        x = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
+    def follow_motion(self, small: np.ndarray) -> None:
+        """Move the previous frame's probabilities onto ``small``, this frame at the model's size."""
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        if self.motion_compensation and self.gray is not None:
+            flow = self.flow.calc(gray, self.gray, None)  # where each of this frame's pixels was before
+            x, y = self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1]
+            warp = lambda p: cv2.remap(p, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
+            self.previous = warp(self.previous)
+            self.smoothed = warp(self.smoothed)
+        self.gray = gray
+
+    def predict(self, small: np.ndarray) -> np.ndarray:
+        x = small.astype(np.float32) * (1 / 255)
         if self.model.channels == WITH_PRIOR:
-            prior = self.previous if self.previous is not None else np.zeros((size, size), np.float32)
+            prior = self.previous if self.previous is not None else np.zeros(small.shape[:2], np.float32)
             x = np.dstack([x, prior])
-        return x[None]
+        return np.asarray(self.model.predict(x[None]), np.float32)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Person probability (H, W) in [0, 1] for a uint8 RGB frame (H, W, 3)."""
+        small = cv2.resize(frame, (self.model.size,) * 2, interpolation=cv2.INTER_AREA)
+        self.follow_motion(small)
         first = self.previous is None
-        probability = np.asarray(self.model.predict(self.model_input(frame)), np.float32)
-        self.previous = probability
+        probability = self.previous = self.predict(small)
         if first and self.model.channels == WITH_PRIOR:  # the first frame again, with its own mask as the prior
-            probability = self.previous = np.asarray(self.model.predict(self.model_input(frame)), np.float32)
+            probability = self.previous = self.predict(small)
         if self.smoothing and self.smoothed is not None:
             probability = self.smoothing * self.smoothed + (1 - self.smoothing) * probability
         self.smoothed = probability
@@ -175,7 +197,8 @@ def infer_video(weights: str, config: VideoConfig) -> list:
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     compositor = Compositor(config.background, width, height)
-    segmenter = Segmenter(load_frame_model(weights, config.input_shape), config.temporal_smoothing)
+    segmenter = Segmenter(load_frame_model(weights, config.input_shape), config.temporal_smoothing,
+                          config.motion_compensation)
     folder = writable_folder(config.output_dir, "--output_dir")
     paths = [os.path.join(folder, f"{output_stem(config.video_path)}_{kind}.mp4") for kind in ("mask", "composite")]
     partial = [f"{path}.part.mp4" for path in paths]
@@ -191,8 +214,9 @@ def infer_video(weights: str, config: VideoConfig) -> list:
     for path, done in zip(partial, paths):
         os.replace(path, done)
     prior = "prior fed back" if segmenter.model.channels == WITH_PRIOR else "no prior (3-channel model)"
+    motion = ", motion compensated" if segmenter.motion_compensation else ""
     print(f"{frames} frames of {width}x{height} at {fps:g} fps, {prior}, temporal smoothing "
-          f"{config.temporal_smoothing:g}: {frames / elapsed:.1f} frames per second end to end (read, segment, "
+          f"{config.temporal_smoothing:g}{motion}: {frames / elapsed:.1f} frames per second end to end (read, segment, "
           f"composite, write)")
     for path in paths:
         print(path)

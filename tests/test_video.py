@@ -161,6 +161,25 @@ def test_segmenter_feeds_the_previous_output_back_and_smooths():
     assert not recorder.inputs[4][..., 3].any()
 
 
+def test_motion_compensation_moves_the_prior_and_the_smoothed_probability_with_the_frame():
+    rng = np.random.default_rng(4)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8), (0, 0), 1.5)
+    person = np.zeros((64, 64), np.float32)
+    person[16:48, 20:40] = 1.0
+    moved = np.roll(person, 5, axis=1)
+    for motion, expected in ((True, moved), (False, person)):
+        recorder = Recorder(size=64)
+        recorder.answers = [person, person, moved]
+        segmenter = Segmenter(recorder.model(), smoothing=0.5, motion_compensation=motion)
+        segmenter(texture)
+        output = segmenter(np.roll(texture, 5, axis=1))  # the camera pans 5 pixels
+        prior = recorder.inputs[2][0, ..., 3]
+        inner = (slice(8, 56), slice(8, 56))  # away from the borders the flow cannot see past
+        assert np.abs(prior - expected)[inner].mean() < 0.02
+        smoothed = cv2.resize(output, (64, 64), interpolation=cv2.INTER_AREA)
+        assert np.abs(smoothed - (0.5 * expected + 0.5 * moved))[inner].mean() < 0.02
+
+
 def test_clips_move_the_truth_with_the_photo_and_perfect_masks_do_not_flicker():
     image, matte = portrait(np.random.default_rng(2), 120, 90)
     clip = make_clip(image, matte / 255.0, frames=12, size=(60, 80), seed=1)
@@ -244,7 +263,8 @@ def test_cli_trains_a_4_channel_model_and_runs_it_on_a_video(workdir, tmp_path):
                       f"--video_path={tmp_path / 'walk.mp4'}", "--temporal_smoothing=0.3", "--background=blur",
                       f"--output_dir={tmp_path / 'out'}"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "prior fed back" in result.stdout and "frames per second end to end" in result.stdout
+    assert "prior fed back" in result.stdout and "motion compensated" in result.stdout
+    assert "frames per second end to end" in result.stdout
     for kind in ("mask", "composite"):
         frames, size, fps = read_back(str(tmp_path / "out" / f"walk_{kind}.mp4"))
         assert (frames, size) == (14, (160, 120)) and fps == pytest.approx(24)
