@@ -18,7 +18,8 @@ or with confidence masks, in the same interleaved rounds. With ``--dataset_dir D
 prints the IoU of MediaPipe's person masks with ours on DIR/testing, pooled over the photos (ours:
 ``--infer_single_img`` with ``--refine=none``, the file run in LiteRT as its sidecar describes it):
 at the photo's size, and on the photo first resized to the model's input by our preprocessing,
-where MediaPipe does not resample.
+where MediaPipe does not resample; and the mean per-image foreground IoU with the ground truth, at the
+photo's size, of ours and of MediaPipe's category mask (what an app gets from the same file).
 
     python benchmarks/latency.py trained_models/initial*.tflite --peer PEERS/models/kop12/selfie_segmenter.tflite \
         --mediapipe --dataset_dir DATASETS/eg1800
@@ -41,12 +42,15 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from benchmarks.subjects import ours  # noqa: E402
 from convert.metadata import check_metadata  # noqa: E402
 from data.dataset import decode_image, find_pairs  # noqa: E402
+from engine.evaluate import iou  # noqa: E402
 from data.preprocess import resize_image  # noqa: E402
 from models.predictors import foreground, read_sidecar, sidecar_path  # noqa: E402
 from utils import UserError  # noqa: E402
 
 FRAME_SHAPE = (800, 600, 3)  # a 600 x 800 portrait photo, as in EG1800
 MASKS = ("category", "confidence")
+AGREEMENT_COLUMNS = ((("category", "photo"), ("confidence", "photo")), (("category", "input"), ("confidence", "input")),
+                     (("truth", "ours"), ("truth", "category")))
 
 
 def parse_args():
@@ -69,8 +73,7 @@ def parse_args():
     try:
         for path in args.models + args.peer if args.mediapipe else ():
             check_metadata(path, "--mediapipe")
-        args.photos = [image for image, _ in find_pairs(os.path.join(args.dataset_dir, "testing"))] \
-            if args.dataset_dir else []
+        args.photos = find_pairs(os.path.join(args.dataset_dir, "testing")) if args.dataset_dir else []
     except UserError as err:
         p.error(str(err))
     return args
@@ -158,19 +161,27 @@ def at_input_size(photo, size):
     return np.clip(np.round(resize_image(photo[None].astype(np.float32), size).numpy()[0]), 0, 255).astype(np.uint8)
 
 
-def agreement(subject, photo_paths):
+def agreement(subject, pairs):
     """IoU of MediaPipe's person masks with ours, pooled over the photos: {(mask, where): IoU}, where the
-    photo is taken at its own size or at the model's input size."""
+    photo is taken at its own size or at the model's input size; and at the photo's size, the mean
+    per-image foreground IoU with the ground truth of ours and of MediaPipe's category mask:
+    {("truth", "ours" or "category"): IoU}."""
     alpha = ours(subject.path)
     counts = {(mask, where): np.zeros(2) for mask in MASKS for where in ("photo", "input")}
-    for path in photo_paths:
+    truths = {("truth", who): [] for who in ("ours", "category")}
+    for path, matte_path in pairs:
         photo = decode_image(path).numpy()
+        truth = cv2.resize(cv2.imread(matte_path, cv2.IMREAD_GRAYSCALE), photo.shape[1::-1]) >= 128
         for where, image in (("photo", photo), ("input", at_input_size(photo, subject.size))):
             mine = alpha(image) >= 0.5
             for mask in MASKS:
                 theirs = subject.mediapipe.person_mask(image, mask)
                 counts[mask, where] += np.logical_and(theirs, mine).sum(), np.logical_or(theirs, mine).sum()
-    return {key: both / either for key, (both, either) in counts.items()}
+                if where == "photo" and mask == "category":
+                    truths["truth", "ours"].append(iou(truth, mine))
+                    truths["truth", "category"].append(iou(truth, theirs))
+    return {**{key: both / either for key, (both, either) in counts.items()},
+            **{key: float(np.mean(values)) for key, values in truths.items()}}
 
 
 def print_litert_table(rows):
@@ -184,14 +195,14 @@ def print_litert_table(rows):
 def print_mediapipe_table(rows, photos):
     print("\nThrough MediaPipe Tasks' ImageSegmenter, from a 600x800 array to the person's mask at its size:\n")
     agreement_columns = (" | IoU with ours at the photo's size: category, confidence"
-                         " | IoU with ours at the model's input size: category, confidence") if photos else ""
+                         " | IoU with ours at the model's input size: category, confidence"
+                         " | mean fg IoU with the ground truth: ours, MediaPipe's category mask") if photos else ""
     print(f"| file | category mask (ms) | confidence masks (ms){agreement_columns} |")
-    print("|---|---|---" + ("|---|---" if photos else "") + "|")
+    print("|---|---|---" + ("|---|---|---" if photos else "") + "|")
     for r in rows:
-        agreed, ious = r.get("agreement"), " | - | -" if photos else ""
+        agreed, ious = r.get("agreement"), " | - | - | -" if photos else ""
         if agreed:
-            ious = "".join(f" | {agreed['category', where]:.4f}, {agreed['confidence', where]:.4f}"
-                           for where in ("photo", "input"))
+            ious = "".join(f" | {agreed[one]:.4f}, {agreed[other]:.4f}" for one, other in AGREEMENT_COLUMNS)
         print(f"| {r['file']} | {r['mediapipe_category_ms']:.2f} | {r['mediapipe_confidence_ms']:.2f}{ious} |")
     if photos:
         print(f"\nIoU pooled over {len(photos)} photos; a peer has no sidecar, so no output of ours to compare with.")
