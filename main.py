@@ -209,13 +209,13 @@ def build_parser():
     video.add_argument("--input_channels", type=int, choices=(3, 4), default=None,
                        help="input of a fresh model: 3 (RGB) or 4 (RGB + prior mask; default 3); with a 3-channel "
                             "--weight_dir, 4 widens it (channel 4's weights zero); a checkpoint remembers it")
-    video.add_argument("--prior_shift", type=ranged(float, 0, 0.5), default=0.02,
+    video.add_argument("--prior_shift", type=ranged(float, 0, 0.5), default=0.01,
                        help="4-channel training: simulated prior's largest shift, a share of the side")
-    video.add_argument("--prior_scale", type=ranged(float, 0, 0.5), default=0.03,
+    video.add_argument("--prior_scale", type=ranged(float, 0, 0.5), default=0.02,
                        help="simulated prior's largest relative change of size")
-    video.add_argument("--prior_rotate", type=ranged(float, 0, 90), default=3.0,
+    video.add_argument("--prior_rotate", type=ranged(float, 0, 90), default=2.0,
                        help="simulated prior's largest rotation in degrees")
-    video.add_argument("--prior_morph", type=ranged(float, 0, 0.25), default=0.015,
+    video.add_argument("--prior_morph", type=ranged(float, 0, 0.25), default=0.01,
                        help="simulated prior's largest erosion or dilation radius, a share of the side")
     video.add_argument("--prior_blur", type=ranged(float, 0, 0.25), default=0.01,
                        help="simulated prior's largest Gaussian blur sigma, a share of the side")

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from data.augment.rng import coin, randint, seeds, uniform
+from engine.config import TrainConfig
 from utils import UserError
 
 PRIOR_STREAM = 17  # folded into a sample's seed pair: the prior's draws are not the augmentation's
@@ -23,13 +24,13 @@ VALIDATION_SEED = 20261201  # validation priors: seeded by this and the matte it
 @dataclass(frozen=True)
 class PriorSettings:
     """How far a simulated prior strays from the truth; each draw is uniform in [0, max] (or [-max, max])."""
-    shift: float = 0.02  # translation, a share of the side, on each axis
-    scale: float = 0.03  # relative change of size
-    rotate: float = 3.0  # degrees
-    morph: float = 0.015  # erosion (negative) or dilation radius, a share of the side
-    blur: float = 0.01  # Gaussian sigma, a share of the side
-    noise: float = 0.03  # standard deviation of per-pixel Gaussian noise
-    empty: float = 0.15  # probability that the prior is empty
+    shift: float = TrainConfig.prior_shift  # translation, a share of the side, on each axis
+    scale: float = TrainConfig.prior_scale  # relative change of size
+    rotate: float = TrainConfig.prior_rotate  # degrees
+    morph: float = TrainConfig.prior_morph  # erosion (negative) or dilation radius, a share of the side
+    blur: float = TrainConfig.prior_blur  # Gaussian sigma, a share of the side
+    noise: float = TrainConfig.prior_noise  # standard deviation of per-pixel Gaussian noise
+    empty: float = TrainConfig.prior_empty  # probability that the prior is empty
 
     @classmethod
     def from_config(cls, config) -> "PriorSettings":

@@ -47,10 +47,10 @@ class TrainConfig:
     distill_temperature: float = 1.0
     unlabeled_dir: str = ""
     input_channels: Optional[int] = None  # 4: RGB + the previous frame's mask (video); data/prior.py
-    prior_shift: float = 0.02
-    prior_scale: float = 0.03
-    prior_rotate: float = 3.0
-    prior_morph: float = 0.015
+    prior_shift: float = 0.01
+    prior_scale: float = 0.02
+    prior_rotate: float = 2.0
+    prior_morph: float = 0.01
     prior_blur: float = 0.01
     prior_noise: float = 0.03
     prior_empty: float = 0.15

@@ -110,8 +110,10 @@ class Segmenter:
             flow = self.flow.calc(gray, self.gray, None)  # where each of this frame's pixels was before
             x, y = self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1]
             warp = lambda p: cv2.remap(p, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
-            self.previous = warp(self.previous)
-            self.smoothed = warp(self.smoothed)
+            if self.model.channels == WITH_PRIOR:
+                self.previous = warp(self.previous)
+            if self.smoothing:
+                self.smoothed = warp(self.smoothed)
         self.gray = gray
 
     def predict(self, small: np.ndarray) -> np.ndarray:
