@@ -230,3 +230,13 @@ def test_the_readme_snippet_segments_the_astronaut(vision, monkeypatch):
     exec(snippet, found)
     assert found["person"].shape == (512, 512) and 0.25 < found["person"].mean() < 0.75
     assert found["probability"].shape == (512, 512) and found["probability"].max() <= 1.0
+
+
+def test_mediapipe_resampling_emulation_samples_without_antialiasing_and_grows_corner_aligned():
+    from benchmarks.resampling import grow_mediapipe, grow_ours, shrink_mediapipe, shrink_ours
+    checker = (np.indices((8, 8)).sum(0) % 2 * 255).astype(np.uint8)[..., None].repeat(3, -1)
+    assert not shrink_mediapipe(checker, 4).any()  # every other pixel, all of them black: nothing averaged
+    np.testing.assert_allclose(shrink_ours(checker, 4), 0.5, atol=0.02)  # antialiased: about the grey they average to
+    ramp = np.tile(np.arange(4, dtype=np.float32), (4, 1))
+    np.testing.assert_allclose(grow_mediapipe(ramp, 7, 7)[0], [0, 0.5, 1, 1.5, 2, 2.5, 3], atol=1e-6)
+    np.testing.assert_allclose(grow_ours(ramp, 8, 8)[0], [0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3], atol=1e-6)
