@@ -17,13 +17,13 @@ import sys
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.latency import Segmenters  # noqa: E402
-from data.dataset import decode_image, find_pairs  # noqa: E402
 from data.preprocess import normalize, resize_image  # noqa: E402
-from engine.evaluate import iou  # noqa: E402
+from engine.evaluate import decoded_test_pairs, iou  # noqa: E402
 from models.predictors import LiteRTModel, foreground, read_sidecar  # noqa: E402
 from utils import native_stderr_muted  # noqa: E402
 
@@ -39,7 +39,6 @@ def shrink_mediapipe(photo, size):
 
 
 def grow_ours(probability, height, width):
-    import tensorflow as tf
     return tf.image.resize(probability[None, ..., None], (height, width), method="bilinear")[0, ..., 0].numpy()
 
 
@@ -67,10 +66,9 @@ def main():
     truth_ious = {(s, g): [] for s in SHRINK for g in GROW}
     agreement = {key: np.zeros(2) for key in truth_ious}
     theirs_ious = []
-    for image_path, matte_path in find_pairs(os.path.join(args.dataset_dir, "testing")):
-        photo = decode_image(image_path).numpy()
+    for photo, matte, _, _ in decoded_test_pairs(args.dataset_dir)[0]:
         height, width = photo.shape[:2]
-        truth = cv2.resize(cv2.imread(matte_path, cv2.IMREAD_GRAYSCALE), (width, height)) >= 128
+        truth = matte[..., 0] >= 128 / 255
         theirs = mediapipe.person_mask(photo, "category")
         theirs_ious.append(iou(truth, theirs))
         for shrink_name, shrink in SHRINK.items():

@@ -94,6 +94,7 @@ class Segmenter:
         self.motion_compensation = motion_compensation and carries and model.size >= FLOW_MIN_SIZE
         axis = np.arange(model.size, dtype=np.float32)
         self.grid = np.meshgrid(axis, axis)  # each pixel's column and row
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.reset()
 
     def reset(self) -> None:
@@ -101,7 +102,6 @@ class Segmenter:
         self.previous: Optional[np.ndarray] = None  # the model's last output, (size, size)
         self.smoothed: Optional[np.ndarray] = None
         self.gray: Optional[np.ndarray] = None  # the last frame at the model's size, for the flow
-        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def follow_motion(self, small: np.ndarray) -> None:
         """Move the previous frame's probabilities onto ``small``, this frame at the model's size."""
