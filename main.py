@@ -130,6 +130,9 @@ def build_parser():
     train.add_argument("--augment", default="default",
                        help="augmentation in imgaug's vocabulary, e.g. \"Fliplr(0.5); Add((-20,20))@0.5\"; "
                             "'default' for the preset, 'none' for none (see README)")
+    train.add_argument("--copy_paste", type=ranged(float, 0, 1.0000001), default=0.0, metavar="P",
+                       help="probability that a training pair gets the person of another pair pasted in, shrunk to "
+                            "30-90%% of the side and placed anywhere, before --augment (0: never)")
     train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
                        help="besides the best checkpoint (see --monitor), write one every N epochs (0: best only)")
     train.add_argument("--monitor", choices=("val_loss", "val_iou"), default="val_loss",
@@ -303,7 +306,7 @@ def run(args):
     train_size = args.input_shape or TRAINING_INPUT_SHAPE  # later modes: the checkpoint's own size unless given
     if args.preview_augment:
         preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, train_size, args.seed,
-                                args.output_dir)
+                                args.output_dir, args.copy_paste)
     weights = args.weight_dir
     if training:
         weights = train.train(dataclasses.replace(from_flags(TrainConfig, args), input_shape=train_size))

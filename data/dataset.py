@@ -13,6 +13,7 @@ import re
 
 import tensorflow as tf
 
+from data.augment.paste import with_copy_paste
 from data.preprocess import normalize, resize_image, resize_matte
 from data.boundary import boundary_target
 from data.layout import (COMPANION_SUFFIXES, IMAGE_EXTENSIONS, LAYOUT, MATTE_SUFFIX, companion_paths,  # noqa: F401
@@ -144,7 +145,7 @@ def in_memory(images, mattes, size, companions=False):
 
 
 def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, targets=None, first_epoch=0, teacher=None,
-                 cache=False, shard=None, companions=False):
+                 cache=False, shard=None, companions=False, copy_paste=0.0):
     """A batched, prefetched tf.data pipeline that streams ``pairs`` from disk.
 
     An evaluation pipeline is one pass in order. A training pipeline is endless, epoch after epoch from
@@ -158,7 +159,8 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     (``(pipeline, pipelines, replica_batch)``, from tf.distribute: engine/distribute.py): a training
     pipeline takes only whole global batches of ``batch_size`` (an epoch's last partial one is dropped),
     and of each its own share, in batches of ``replica_batch`` for its replicas in turn. ``companions``:
-    every matte comes with its F and B (``load_pair``), for the matting loss.
+    every matte comes with its F and B (``load_pair``), for the matting loss. ``copy_paste``: the probability
+    that a training sample gets another pair's person pasted in before its augmentation (data/augment/paste.py).
     """
     images, mattes = (tf.constant(list(x)) for x in zip(*pairs))
     weighted = not all(matte for _, matte in pairs)
@@ -180,11 +182,12 @@ def make_dataset(pairs, size, batch_size, training, seed=0, augment=None, target
     if not training:
         return batches(tf.data.Dataset.range(len(pairs)), load).prefetch(tf.data.AUTOTUNE)
 
+    pasting = with_copy_paste(load, len(pairs), copy_paste) if copy_paste > 0 else lambda index, _: load(index)
+
     def sample(index, epoch):
-        image, matte = load(index)
-        if augment is None:
-            return image, matte
-        return augment(image, matte, tf.stack([tf.cast(seed, tf.int64), epoch * len(pairs) + index]))
+        seed_pair = tf.stack([tf.cast(seed, tf.int64), epoch * len(pairs) + index])
+        image, matte = pasting(index, seed_pair)
+        return (image, matte) if augment is None else augment(image, matte, seed_pair)
 
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(len(pairs), dtype=tf.int64),

@@ -42,6 +42,7 @@ class TrainConfig:
     boundary_loss: str = "focal"
     matting_weight: Optional[float] = None
     augment: str = "default"
+    copy_paste: float = 0.0
     teacher: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 1.0

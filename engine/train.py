@@ -83,7 +83,7 @@ def fresh_model(config):
 
 # What a resumed run takes from its run_config.json: the split, the data, the schedule, the loss, the model.
 RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed", "batch_size", "lr", "lr_schedule",
-                "finetune", "freeze_encoder", "monitor", "augment", "loss", "focal_weight", "focal_gamma", "focal_alpha",
+                "finetune", "freeze_encoder", "monitor", "augment", "copy_paste", "loss", "focal_weight", "focal_gamma", "focal_alpha",
                 "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
                 "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight", "distill_temperature",
                 "unlabeled_dir", "mixed_precision", "input_channels", "prior_shift", "prior_scale", "prior_rotate",
@@ -311,7 +311,8 @@ def fit_run(config, run, sets, skipped, teacher=None):
     strategy = run.model.distribute_strategy
     train_from = functools.partial(make_dataset, train_pairs + photos, config.input_shape, config.batch_size,
                                    training=True, seed=config.seed, augment=augment,
-                                   targets=targets, teacher=in_pipeline, cache=config.cache, companions=companions)
+                                   targets=targets, teacher=in_pipeline, cache=config.cache, companions=companions,
+                                   copy_paste=config.copy_paste)
     train_from = distribute.per_replica_stream(strategy, train_from, config.batch_size)
     val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets,
                           cache=config.cache, companions=companions)
