@@ -132,7 +132,7 @@ def build_parser():
                             "'default' for the preset, 'none' for none (see README)")
     train.add_argument("--copy_paste", type=ranged(float, 0, 1.0000001), default=0.0, metavar="P",
                        help="probability that a training pair gets the person of another pair pasted in, shrunk to "
-                            "30-90%% of the side and placed anywhere, before --augment (0: never)")
+                            "30-90%% of the side and placed in the photo, before --augment (0: never)")
     train.add_argument("--checkpoint", type=ranged(int, 0), default=10,
                        help="besides the best checkpoint (see --monitor), write one every N epochs (0: best only)")
     train.add_argument("--monitor", choices=("val_loss", "val_iou"), default="val_loss",

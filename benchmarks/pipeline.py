@@ -5,7 +5,8 @@
 1. pipeline: decode + resize + default augmentation + targets, batched as in training (images/s);
 2. training step: a student (lightnet unless --encoder) with the default losses on batches already in memory (images/s).
 With ``--teacher X.tflite`` the pipeline also runs the teacher (as training does); with ``--teacher X.h5``
-the training step does. The last line reads ``pipeline_img_per_s=X train_step_img_per_s=Y``.
+the training step does. ``--copy_paste P`` pastes people as training does. The last line reads
+``pipeline_img_per_s=X train_step_img_per_s=Y``.
 """
 import argparse
 import os
@@ -23,6 +24,7 @@ def parse_args():
     p.add_argument("--batches", type=int, default=30, help="batches timed for each measurement")
     p.add_argument("--encoder", default="lightnet", help="the student's encoder (random weights: speed only)")
     p.add_argument("--teacher", default="", help="a .h5 or .tflite teacher, run where training runs it")
+    p.add_argument("--copy_paste", type=float, default=0.0, help="as main.py's: the share of samples pasted into")
     return p.parse_args()
 
 
@@ -33,7 +35,7 @@ def pipeline_rate(pairs, args, teacher):
     in_pipeline = teacher.probabilities if teacher and teacher.kind == "tflite" else None
     ds = make_dataset(pairs, args.input_shape, args.batch_size, training=True, seed=0,
                       augment=build_augmenter(DEFAULT_SPEC), targets=training_targets(True, False),
-                      teacher=in_pipeline)
+                      teacher=in_pipeline, copy_paste=args.copy_paste)
     iterator = iter(ds)
     for _ in range(3):
         next(iterator)

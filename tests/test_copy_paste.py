@@ -36,6 +36,21 @@ def test_pasted_person_is_the_donors_and_the_matte_the_union():
     assert (alpha >= matte - 1e-6).all()  # the own person stays
 
 
+def test_a_person_cut_by_an_edge_stays_on_it_and_one_cut_by_two_opposite_edges_is_not_pasted():
+    image, matte, donor, _ = squares()
+    selfie = np.zeros((SIZE, SIZE, 1), np.float32)
+    selfie[20:, 8:24] = 1  # shoulders cut by the bottom edge
+    for seed in range(4):
+        _, alpha = paste_person(image, matte, donor, selfie, tf.constant([seed, 0]), (0.5, 0.5))
+        rows = np.flatnonzero(alpha.numpy()[:, :, 0].max(axis=1) - matte[:, :, 0].max(axis=1) > 0.5)
+        assert rows.max() == SIZE - 1  # on the bottom edge, wherever it lands across
+    banner = np.zeros((SIZE, SIZE, 1), np.float32)
+    banner[10:20, :] = 1  # cut by the left and the right edge
+    out, alpha = paste_person(image, matte, donor, banner, tf.constant([5, 6]), (0.5, 0.5))
+    np.testing.assert_array_equal(out.numpy(), image)
+    np.testing.assert_array_equal(alpha.numpy(), matte)
+
+
 def test_with_foreground_and_background_the_layers_still_composite():
     image, matte, donor, donor_matte = squares()
     rng = np.random.default_rng(0)

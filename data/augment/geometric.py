@@ -32,7 +32,7 @@ def _matrix(rows):
     return tf.convert_to_tensor([[tf.cast(v, tf.float32) for v in row] for row in rows])
 
 
-def warp(image, matte, inverse, mode, fill):
+def _warp(image, matte, inverse, mode, fill):
     """Resample image and matte through ``inverse`` (output -> input, continuous pixel coordinates).
 
     Bilinear; outside the input the image takes ``mode`` (with value ``fill`` in [0, 1] for
@@ -72,7 +72,7 @@ def _affine(scale, translate_percent, rotate, shear, mode, cval):
         linear = _matrix([[tf.cos(a), -tf.sin(a), 0], [tf.sin(a), tf.cos(a), 0], [0, 0, 1]]) @ \
             _matrix([[1, -sh, 0], [0, 1, 0], [0, 0, 1]]) @ _matrix([[z, 0, 0], [0, z, 0], [0, 0, 1]])
         back = _matrix([[1, 0, w / 2 + tx], [0, 1, h / 2 + ty], [0, 0, 1]])
-        return warp(image, matte, tf.linalg.inv(back @ linear @ to_origin), mode, uniform(s_cval, px(cval)))
+        return _warp(image, matte, tf.linalg.inv(back @ linear @ to_origin), mode, uniform(s_cval, px(cval)))
     return op
 
 
@@ -88,7 +88,7 @@ def _crop_and_pad(percent, pad_mode, pad_cval, sample_independently):
         top, right, bottom, left = tf.unstack(sides)
         # the output canvas spans [-left*w, w + right*w] x [-top*h, h + bottom*h] of the input
         inverse = _matrix([[1 + left + right, 0, -left * w], [0, 1 + top + bottom, -top * h], [0, 0, 1]])
-        return warp(image, matte, inverse, pad_mode, uniform(s_cval, px(pad_cval)))
+        return _warp(image, matte, inverse, pad_mode, uniform(s_cval, px(pad_cval)))
     return op
 
 
@@ -118,5 +118,5 @@ def _perspective(scale, mode, cval):
         to_pixels = _matrix([[w, 0, 0], [0, h, 0], [0, 0, 1]])
         # hand-written, not ops.image.perspective_transform: that one fills with a constant only
         inverse = to_pixels @ _unit_square_to(quad) @ tf.linalg.inv(to_pixels)
-        return warp(image, matte, inverse, mode, uniform(s_cval, px(cval)))
+        return _warp(image, matte, inverse, mode, uniform(s_cval, px(cval)))
     return op

@@ -3,27 +3,42 @@ another training pair, shrunk and moved, pasted over a training photo, so that t
 small, in groups and in front of scenes that no photo of the set shows them in."""
 import tensorflow as tf
 
-from data.augment.geometric import warp
 from data.augment.rng import coin, seeds, uniform
 
 SCALE = (0.3, 0.9)  # the pasted person's size, a share of the photo's side
 STREAM = 2  # folded into a sample's seed pair: the paste's draws are independent of its augmentation's
 
 
+def anchored(touch_low, touch_high, room, draw):
+    """Offset along one axis of a pasted person that ``room`` pixels smaller than the photo: flush with the edge
+    the person is cut by in its own photo (so no straight cut lands mid-photo), else ``draw`` x room."""
+    free = tf.cast(draw * tf.cast(room, tf.float32), tf.int32)
+    return tf.where(touch_low, 0, tf.where(touch_high, room, free))
+
+
 def paste_person(image, matte, donor_image, donor_matte, seed, scale=SCALE):
     """``image`` with the person of ``donor_image`` (matte ``donor_matte``, both at the image's size) shrunk by a
-    random share of ``scale`` and placed anywhere inside; the alpha becomes the union of both people.
+    random share of ``scale`` and placed inside; the alpha becomes the union of both people.
 
-    A matte may carry alpha + foreground F + background B (7 channels, a pseudo-alpha cache): then the donor's F
-    is what gets pasted, and the result's F and B still composite to the result with its alpha."""
+    A person cut by an edge of its photo stays on that edge (a selfie's shoulders on the bottom); one cut by
+    two opposite edges fits nowhere smaller and is not pasted. The shrink is antialiased: an aliased person,
+    sharper than the photo, would teach the network that fine texture is a person. A matte may carry alpha +
+    foreground F + background B (7 channels, a pseudo-alpha cache): then the donor's F is what gets pasted, and
+    the result's F and B still composite to the result."""
     s_scale, s_x, s_y = seeds(seed, 3)
-    s = uniform(s_scale, scale)
-    hw = tf.cast(tf.shape(image)[:2], tf.float32)
-    tx, ty = uniform(s_x, (0.0, 1.0)) * (1 - s) * hw[1], uniform(s_y, (0.0, 1.0)) * (1 - s) * hw[0]
-    inverse = tf.convert_to_tensor([[1 / s, 0.0, -tx / s], [0.0, 1 / s, -ty / s], [0.0, 0.0, 1.0]])
     layered = matte.shape[-1] > 1
-    front, donor = warp(donor_matte[..., 1:4] if layered else donor_image, donor_matte, inverse, "constant", 0.0)
-    alpha, own = donor[..., :1], matte[..., :1]
+    height, width = image.shape[0], image.shape[1]
+    person = donor_matte[..., 0] > 0.5
+    top_cut, bottom_cut = tf.reduce_any(person[0]), tf.reduce_any(person[-1])
+    left_cut, right_cut = tf.reduce_any(person[:, 0]), tf.reduce_any(person[:, -1])
+    fits = tf.logical_not((top_cut & bottom_cut) | (left_cut & right_cut))
+    size = tf.cast(tf.round(uniform(s_scale, scale) * tf.constant([height, width], tf.float32)), tf.int32)
+    top = anchored(top_cut, bottom_cut, height - size[0], uniform(s_y, (0.0, 1.0)))
+    left = anchored(left_cut, right_cut, width - size[1], uniform(s_x, (0.0, 1.0)))
+    layers = tf.concat([donor_matte[..., 1:4] if layered else donor_image, donor_matte[..., :1]], axis=-1)
+    placed = tf.image.pad_to_bounding_box(tf.image.resize(layers, size, antialias=True), top, left, height, width)
+    front, own = placed[..., :3], matte[..., :1]
+    alpha = tf.clip_by_value(placed[..., 3:], 0.0, 1.0) * tf.cast(fits, tf.float32)
     union = 1 - (1 - alpha) * (1 - own)
     pasted = alpha * front + (1 - alpha) * image
     if not layered:
