@@ -6,8 +6,9 @@ are kept and re-implemented with stateless ``tf.random`` ops: an augmenter runs 
 
 Modules: ``registry`` (the single list of augmenters, filled by the ``register`` decorator that
 the op modules ``pixel``, ``geometric`` and ``photometric`` use), ``rng`` (stateless draws),
-``ranges`` (parameter checks), ``spec`` (the parser), ``builder`` (the tf.data function) and
-``preview`` (the ``--preview_augment`` grid).
+``ranges`` (parameter checks), ``spec`` (the parser), ``builder`` (the tf.data function),
+``preview`` (the ``--preview_augment`` grid) and ``paste`` (``--copy_paste``, which takes two pairs and
+so runs before the spec's augmenters).
 
 Spec syntax
 -----------

@@ -10,8 +10,8 @@ STREAM = 2  # folded into a sample's seed pair: the paste's draws are independen
 
 
 def anchored(touch_low, touch_high, room, draw):
-    """Offset along one axis of a pasted person that ``room`` pixels smaller than the photo: flush with the edge
-    the person is cut by in its own photo (so no straight cut lands mid-photo), else ``draw`` x room."""
+    """Offset along one axis of a pasted person ``room`` pixels shorter than the photo: flush with the edge that
+    cuts the person in its own photo (so that no straight cut lands mid-photo), else ``draw`` x room."""
     free = tf.cast(draw * tf.cast(room, tf.float32), tf.int32)
     return tf.where(touch_low, 0, tf.where(touch_high, room, free))
 
@@ -48,7 +48,7 @@ def paste_person(image, matte, donor_image, donor_matte, seed, scale=SCALE):
 
 
 def with_copy_paste(load, count, p):
-    """``load(index, seed_pair) -> (image, matte)``: ``load(index)``, and with probability ``p`` the person of
+    """``sample(index, seed_pair) -> (image, matte)``: ``load(index)``, and with probability ``p`` the person of
     another of the ``count`` pairs (both drawn from ``seed_pair``) pasted in."""
     def sample(index, seed_pair):
         image, matte = load(index)
