@@ -83,11 +83,11 @@ def fresh_model(config):
 
 # What a resumed run takes from its run_config.json: the split, the data, the schedule, the loss, the model.
 RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed", "batch_size", "lr", "lr_schedule",
-                "finetune", "freeze_encoder", "monitor", "augment", "copy_paste", "loss", "focal_weight", "focal_gamma", "focal_alpha",
-                "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder", "width",
-                "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight", "distill_temperature",
-                "unlabeled_dir", "mixed_precision", "input_channels", "prior_shift", "prior_scale", "prior_rotate",
-                "prior_morph", "prior_blur", "prior_noise", "prior_empty")
+                "finetune", "freeze_encoder", "monitor", "augment", "copy_paste", "loss", "focal_weight", "focal_gamma",
+                "focal_alpha", "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder",
+                "width", "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight",
+                "distill_temperature", "unlabeled_dir", "mixed_precision", "input_channels", "prior_shift",
+                "prior_scale", "prior_rotate", "prior_morph", "prior_blur", "prior_noise", "prior_empty")
 
 
 def adopt_record(config):

@@ -30,7 +30,8 @@ def test_pasted_person_is_the_donors_and_the_matte_the_union():
     pasted = alpha[..., 0] > 0.99
     new = pasted & (matte[..., 0] == 0)
     assert 40 <= new.sum() <= 144  # the donor's 24x24 person at half size: 12x12, less where it covers the own
-    np.testing.assert_allclose(out[new], np.broadcast_to([1, 0, 0], out[new].shape), atol=1e-5)  # red where the donor stands
+    red = np.broadcast_to([1, 0, 0], out[new].shape)
+    np.testing.assert_allclose(out[new], red, atol=1e-5)  # the donor's colour where it stands
     untouched = alpha[..., 0] == 0
     np.testing.assert_allclose(out[untouched], 0.5, atol=1e-6)  # the photo elsewhere
     assert (alpha >= matte - 1e-6).all()  # the own person stays
