@@ -29,8 +29,9 @@ def soup(paths):
         raise UserError(f"a soup needs at least two checkpoints, got {len(paths)}")
     model, spec = load_checkpoint(paths[0])
     for path in paths[1:]:
-        if network(read_spec(path)) != network(spec):
-            raise UserError(f"{path} is another network than {paths[0]}: {read_spec(path)} vs {spec}")
+        other = read_spec(path)
+        if network(other) != network(spec):
+            raise UserError(f"{path} is another network than {paths[0]}: {other} vs {spec}")
     weights = [model.get_weights()] + [load_checkpoint(p, spec["input_shape"])[0].get_weights() for p in paths[1:]]
     model.set_weights([np.mean(ws, axis=0).astype(ws[0].dtype) for ws in zip(*weights)])
     return model, spec
