@@ -19,7 +19,7 @@ DISTRIBUTE = ("auto", "none", "mirrored", "multiworker")
 DEFAULT_REFINER = "guided"
 TRAINING_INPUT_SHAPE = 256
 VARIANTS = ("float32", "float16", "dynamic_int8", "int8")
-REFINER_MULTIPLE, REFINER_MIN_SIDE = 4, 32  # engine/refine.py's GUIDED_SUBSAMPLE; a side below 32 px leaves no band
+REFINER_MULTIPLE, REFINER_MIN_SIDE = 4, 32  # postprocess/refine.py's GUIDED_SUBSAMPLE; a side below 32 px leaves no band
 TRUE, FALSE = ("true", "1", "yes", "y"), ("false", "0", "no", "n")
 
 

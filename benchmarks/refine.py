@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.subjects import ours, peer  # noqa: E402
-from engine.alpha_metrics import alpha_errors  # noqa: E402
+from postprocess.alpha_metrics import alpha_errors  # noqa: E402
 from engine.evaluate import score, soft_mattes, decoded_test_pairs, usable_test_pairs  # noqa: E402
-from engine.refine import default_band, refine  # noqa: E402
+from postprocess.refine import default_band, refine  # noqa: E402
 from main import REFINERS  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""The phone refiner (``--refiner_size``'s NAME_refiner.tflite) beside engine/refine.py on real photos.
+"""The phone refiner (``--refiner_size``'s NAME_refiner.tflite) beside postprocess/refine.py on real photos.
 
     python benchmarks/refiner.py /tmp/refiner/initial_refiner.tflite --dataset_dir DATASETS/eg1800 \
         --peer PEERS/selfie_segmentation_legacy.tflite [--limit N] [--runs 50]
@@ -7,7 +7,7 @@
 
 Each test photo of DIR/testing is brought to the refiner's size (cv2 INTER_AREA; eg1800's photos are
 600x800 already) and run through the model the refiner pairs with (NAME.tflite beside it, in LiteRT as
-its sidecar describes); its probability is then refined by engine/refine.py (``--refine=guided``) and by
+its sidecar describes); its probability is then refined by postprocess/refine.py (``--refine=guided``) and by
 the .tflite refiner. Prints, as a Markdown table, mean fg IoU and boundary F (3 px) of the unrefined,
 Python-refined and tflite-refined alphas (truth = matte >= 128), how far the two refined alphas are apart
 (max |diff|, pixels off by more than convert/refiner.py's OFF_BY, IoU of their masks pooled over the photos), and the times: Python's refine per photo (OpenCV at 1 and 2
@@ -33,7 +33,7 @@ from benchmarks.latency import median_ms  # noqa: E402
 from data.preprocess import normalize, resize_image  # noqa: E402
 from engine.evaluate import decoded_test_pairs, score  # noqa: E402
 from convert.refiner import OFF_BY, feed, interpreter_for, run  # noqa: E402
-from engine.refine import refine  # noqa: E402
+from postprocess.refine import refine  # noqa: E402
 from models.predictors import litert_predictor, sidecar_path  # noqa: E402
 
 
@@ -127,7 +127,7 @@ def main():
     print(f"\ntflite against Python: {agreement}")
     times = timings(refiner, [model_path] + ([args.peer] if args.peer else []), args.runs, args.rounds)
     print("\n| what | size (KB) | 1 thread (ms) | 2 threads (ms) |\n|---|---|---|---|")
-    print(f"| engine/refine.py guided, per photo (OpenCV threads) | - | {python_ms[1]:.2f} | {python_ms[2]:.2f} |")
+    print(f"| postprocess/refine.py guided, per photo (OpenCV threads) | - | {python_ms[1]:.2f} | {python_ms[2]:.2f} |")
     for name, path in [("refiner", args.refiner), (os.path.basename(model_path), model_path)] + \
             ([(os.path.basename(args.peer), args.peer)] if args.peer else []):
         print(f"| {os.path.basename(path)} invoke | {os.path.getsize(path) / 1024:.0f} | {times[name, 1]:.2f} | "

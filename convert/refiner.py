@@ -1,8 +1,8 @@
-"""The phone refiner: engine/refine.py's guided refiner as a second small ``.tflite``.
+"""The phone refiner: postprocess/refine.py's guided refiner as a second small ``.tflite``.
 
 ``NAME_refiner.tflite`` takes the photo at a fixed H x W (float32 RGB in [0, 1]) and the model's person
 probability at its own S x S, and returns the refined alpha at H x W: ``refine(photo, alpha, "guided",
-band)`` of engine/refine.py, with every op on the GPU delegate's list (convert/gpu.py):
+band)`` of postprocess/refine.py, with every op on the GPU delegate's list (convert/gpu.py):
 
 - the alpha is brought to H x W by RESIZE_BILINEAR (half-pixel centres), as engine/infer.py does;
 - the fast guided filter's shrink (cv2 INTER_AREA by GUIDED_SUBSAMPLE) is a VALID AVERAGE_POOL_2D; its box
@@ -31,13 +31,13 @@ from convert.sidecar import write_sidecar
 from data.dataset import decode_image, find_pairs
 from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE, normalize, resize_image
 from data.synthetic import portrait
-from engine.refine import GUIDED_EPS, GUIDED_RADIUS_FRACTION, GUIDED_SUBSAMPLE, default_band, refine
+from postprocess.refine import GUIDED_EPS, GUIDED_RADIUS_FRACTION, GUIDED_SUBSAMPLE, default_band, refine
 from models.predictors import REFINER_SIDECAR_FORMAT, foreground
 from utils import UserError, write_bytes
 
 STEP_GAIN = 2.0 ** 13  # two clipped ramps of this slope make alpha >= 0.5 a 0/1 step in float32 and float16
 PAIRS = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]  # the 3x3 covariance's unique entries, in this order
-OFF_BY = 1e-3  # a pixel this far from engine/refine.py's is off; float32 rounding alone stays below 1e-4
+OFF_BY = 1e-3  # a pixel this far from postprocess/refine.py's is off; float32 rounding alone stays below 1e-4
 MAX_OFF_SHARE = 1e-4  # at the band's outer edge a pixel is now and then in one band and not the other
 MIN_MASK_IOU = 0.999
 PARITY_PHOTOS = 8
@@ -48,7 +48,7 @@ PRECISION = ("float32: in float16 the variances E[g^2] - E[g]^2 of bright region
 
 
 def filter_radius(height: int, width: int) -> int:
-    """The box radius at the shrunk size, as engine/refine.py's ``refine`` and ``guided_filter`` choose it."""
+    """The box radius at the shrunk size, as postprocess/refine.py's ``refine`` and ``guided_filter`` choose it."""
     radius = max(1, round(GUIDED_RADIUS_FRACTION * min(height, width)))
     return max(1, radius // GUIDED_SUBSAMPLE)
 
@@ -168,7 +168,7 @@ def dilate(x, band: int):
 
 
 def band_mask(person, band: int):
-    """1 within ``band`` px of the outline either side (engine/refine.py's trimap at 0.5), else 0."""
+    """1 within ``band`` px of the outline either side (postprocess/refine.py's trimap at 0.5), else 0."""
     both = fixed_conv(person, [[1.0, -1.0]], [0.0, 1.0], name="person_and_background")
     near = dilate(both, band)
     return fixed_conv(near, [[1.0], [1.0]], [-1.0], name="band")  # near the person and near the background
@@ -227,7 +227,7 @@ def coefficients(means, eps: float):
 
 
 def guided(image, alpha, radius: int, eps: float):
-    """engine/refine.py's ``guided_filter(image, alpha, radius, eps, GUIDED_SUBSAMPLE)`` at the shrunk
+    """postprocess/refine.py's ``guided_filter(image, alpha, radius, eps, GUIDED_SUBSAMPLE)`` at the shrunk
     ``radius``."""
     height, width = image.shape[1:3]
     shrink = keras.layers.AveragePooling2D(GUIDED_SUBSAMPLE, padding="valid")
@@ -291,7 +291,7 @@ def model_probability(model):
 
 
 def python_refined(photo, low, band: int):
-    """engine/refine.py's guided refinement of ``low`` (1, S, S, 1) brought to the photo's size as
+    """postprocess/refine.py's guided refinement of ``low`` (1, S, S, 1) brought to the photo's size as
     engine/infer.py brings it."""
     alpha = tf.image.resize(low, photo.shape[:2], method="bilinear")[0, ..., 0].numpy()
     return refine(photo, np.clip(alpha, 0.0, 1.0), "guided", band)
@@ -319,7 +319,7 @@ def run(interpreter: Interpreter, photo, low):
 
 
 def parity(content: bytes, photos, probability, band: int):
-    """max |difference| from engine/refine.py, the pixels off by more than OFF_BY and the IoU of the alpha >= 0.5
+    """max |difference| from postprocess/refine.py, the pixels off by more than OFF_BY and the IoU of the alpha >= 0.5
     masks, pooled over ``photos``.
 
     An alpha within float rounding of 0.5 can fall either side of it after LiteRT's bilinear resize and
@@ -336,7 +336,7 @@ def parity(content: bytes, photos, probability, band: int):
         inter += int(np.logical_and(ours >= 0.5, expected >= 0.5).sum())
         union += int(np.logical_or(ours >= 0.5, expected >= 0.5).sum())
     mask_iou = 1.0 if union == 0 else inter / union
-    return {"against": "engine/refine.py refine(photo, alpha, 'guided', band)", "max_abs_diff": diff,
+    return {"against": "postprocess/refine.py refine(photo, alpha, 'guided', band)", "max_abs_diff": diff,
             "pixels_off": off, "pixels": pixels, "off_by": OFF_BY, "max_off_share": MAX_OFF_SHARE,
             "mask_iou": mask_iou, "min_mask_iou": MIN_MASK_IOU,
             "passed": off <= MAX_OFF_SHARE * pixels and mask_iou >= MIN_MASK_IOU}
@@ -349,15 +349,15 @@ def input_order(content: bytes):
 
 
 def settings(width: int, height: int, size: int, band: int):
-    """What the refiner computes, as engine/refine.py's constants name it."""
-    return {"method": "guided", "reference": "engine/refine.py: refine(photo, alpha, 'guided', band)",
+    """What the refiner computes, as postprocess/refine.py's constants name it."""
+    return {"method": "guided", "reference": "postprocess/refine.py: refine(photo, alpha, 'guided', band)",
             "photo_size": [width, height], "alpha_size": [size, size],
             "radius_px": max(1, round(GUIDED_RADIUS_FRACTION * min(width, height))), "subsample": GUIDED_SUBSAMPLE,
             "box_radius_at_subsample": filter_radius(height, width), "eps": GUIDED_EPS, "band_px": band,
             "band_distance": "cv2.distanceTransform DIST_L2, 3x3 mask (exact: dilations by the same offsets)",
             "alpha_upsampling": "bilinear, half-pixel centres, no antialiasing: engine/infer.py's tf.image.resize "
                                 "(the same as cv2 INTER_LINEAR)",
-            "box_borders": "cv2.BORDER_REFLECT (the edge pixel repeated), as engine/refine.py's cv2.blur"}
+            "box_borders": "cv2.BORDER_REFLECT (the edge pixel repeated), as postprocess/refine.py's cv2.blur"}
 
 
 def tensors(width: int, height: int, size: int, band: int, model_file: str):
@@ -433,7 +433,7 @@ def paired_file(stem: str, exported) -> str:
 
 def export(stem: str, width: int, height: int, band, model, dataset_dir: str, weights: str, exported=()):
     """``NAME_refiner.tflite`` for photos of width x height and ``model``'s probabilities (its sidecar and
-    metadata included), checked against engine/refine.py; nothing is written here. ``exported``: the model
+    metadata included), checked against postprocess/refine.py; nothing is written here. ``exported``: the model
     files written beside it."""
     from convert.tflite import to_tflite  # convert.tflite imports this module
 
@@ -454,7 +454,7 @@ def export(stem: str, width: int, height: int, band, model, dataset_dir: str, we
 def failures(exports):
     for e in exports:
         if not e.check["passed"]:
-            yield (f"--refiner_size: {os.path.basename(e.path)} disagrees with engine/refine.py (mask IoU "
+            yield (f"--refiner_size: {os.path.basename(e.path)} disagrees with postprocess/refine.py (mask IoU "
                    f"{e.check['mask_iou']:.4f}, {e.check['pixels_off']} of {e.check['pixels']} pixels off by more "
                    f"than {OFF_BY:g})")
         if e.gpu:

@@ -191,7 +191,7 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
     """Export ``weights`` as ``variants`` (and the Android file) at ``input_shape`` (None: the size it was
     trained at) to ``tflite_name`` (see ``output_stem``), checked on images of the first ``dataset_dir``
     folder; with ``refiner_size`` (width, height) also ``NAME_refiner.tflite`` (convert/refiner.py, trimap
-    ``band`` px, None: engine/refine.py's default); returns the written paths.
+    ``band`` px, None: postprocess/refine.py's default); returns the written paths.
 
     Nothing is written unless every file passes its parity check and, for Android and the refiner, the GPU check.
     """
@@ -216,7 +216,7 @@ def convert(weights, variants=("float32",), android=False, input_shape=None, tfl
         e.gpu = gpu_problems(e.content)
     refiners = [refiner.export(stem, *refiner_size, band, static, images_from, weights, [e.path for e in exports])
                 ] if refiner_size else []
-    print(f"parity against Keras on {source}" + "".join(f"; {os.path.basename(r.path)} against engine/refine.py "
+    print(f"parity against Keras on {source}" + "".join(f"; {os.path.basename(r.path)} against postprocess/refine.py "
                                                         f"on {r.check['images']}" for r in refiners) + ":")
     print_table(exports + refiners)
     problem = next(failures(exports), None) or next(refiner.failures(refiners), None)

@@ -5,7 +5,7 @@
 For every pair of ``SRC/<subset>`` (the seed layout) it writes to ``DST/<subset>``:
 
 - ``NAME.<ext>``: the photo, hard-linked (copied where a link cannot be made);
-- ``NAME_matte.png``: the soft alpha. A trimap is made from the binary ground truth (engine/refine.py's
+- ``NAME_matte.png``: the soft alpha. A trimap is made from the binary ground truth (postprocess/refine.py's
   ``trimap``: certain person and background more than ``--band`` px from its outline, unknown within),
   and pymatting's closed-form matting (Levin et al. 2008) solves the unknown band with the photo as the
   guide, as ``--refine=cf`` does (on a crop around the band shrunk to at most 120,000 pixels). Outside the
@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.layout import companion_paths, find_pairs  # noqa: E402
-from engine.refine import default_band, solve_band, trimap  # noqa: E402
+from postprocess.refine import default_band, solve_band, trimap  # noqa: E402
 from utils import UserError, read_json, warn, write_bytes, write_json  # noqa: E402
 
 RECORD = "pseudo_alpha.json"

@@ -5,7 +5,7 @@ foreground probability >= 0.5 after upsampling. Reported: the mean of per-image 
 (``mean_fg_iou``, the papers' "mIoU"), the dataset-level IoU (total intersection / total union),
 the mean over images of the two-class (person, background) mean IoU, the boundary F-score within
 3 px, and images per second end to end (decode, resize, predict, upsample, refine). The alpha is
-refined first (``--refine``); when the mattes are soft, the alpha errors of ``engine.alpha_metrics``
+refined first (``--refine``); when the mattes are soft, the alpha errors of ``postprocess.alpha_metrics``
 are reported too, over the whole image and over the ground truth's unknown band.
 """
 import os
@@ -17,11 +17,11 @@ import tensorflow as tf
 
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
 from data.scan import usable
-from engine.alpha_metrics import alpha_errors
+from postprocess.alpha_metrics import alpha_errors
 from engine.config import OutputConfig
 from engine.infer import predict_alpha, write_image
 from models.predictors import load_predictor
-from engine.refine import default_band, refine
+from postprocess.refine import default_band, refine
 from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3

@@ -9,9 +9,9 @@ import tensorflow as tf
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
 from engine.config import OutputConfig
-from engine.cutout import background_kind, composite, foreground_and_background, new_background
+from postprocess.cutout import background_kind, composite, foreground_and_background, new_background
 from models.predictors import load_predictor
-from engine.refine import default_band, refine
+from postprocess.refine import default_band, refine
 from utils import UserError, writable_folder
 
 OVERLAY_COLOUR = np.array([0, 255, 0], np.float32)  # RGB green tint over the person

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from engine.config import VideoConfig
-from engine.cutout import COLOUR, background_kind, fill
+from postprocess.cutout import COLOUR, background_kind, fill
 from engine.infer import read_image
 from models.channels import RGB, WITH_PRIOR
 from models.predictors import LITERT_THREADS, LiteRTModel, foreground, read_sidecar

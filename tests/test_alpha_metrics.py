@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine.alpha_metrics import alpha_errors, error_maps, region_errors, unknown_region
+from postprocess.alpha_metrics import alpha_errors, error_maps, region_errors, unknown_region
 
 PRED = np.array([[0.0, 0.5], [1.0, 1.0]])
 TRUTH = np.array([[0.0, 1.0], [1.0, 0.25]])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine.cutout import background_kind, composite, fill, foreground_and_background, new_background
+from postprocess.cutout import background_kind, composite, fill, foreground_and_background, new_background
 from utils import UserError
 
 RED, BLUE = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])

@@ -17,7 +17,7 @@ from data.dataset import find_pairs, has_companions, make_dataset, training_targ
 from data.pseudo_alpha import pseudo_alpha
 from data.synthetic import make_dataset as synthetic_set
 from data.synthetic import portrait
-from engine.refine import trimap
+from postprocess.refine import trimap
 from losses import SegmentationLoss, mask_metrics
 from losses.matting import CHARBONNIER_EPS, alpha_prediction_loss, compositional_loss, gradient_loss, matting_loss
 from models import encoders

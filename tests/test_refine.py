@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.refine import default_band, guided_filter, refine, trimap
+from postprocess.refine import default_band, guided_filter, refine, trimap
 
 
 def step(height=40, width=40, edge=20):

@@ -1,4 +1,4 @@
-"""The phone refiner (convert/refiner.py): engine/refine.py's guided refinement as GPU-delegate ops."""
+"""The phone refiner (convert/refiner.py): postprocess/refine.py's guided refinement as GPU-delegate ops."""
 import json
 import os
 
@@ -11,7 +11,7 @@ import main
 from convert import refiner, tflite
 from convert.metadata import metadata_buffer
 from data.synthetic import portrait
-from engine.refine import GUIDED_SUBSAMPLE, default_band, trimap
+from postprocess.refine import GUIDED_SUBSAMPLE, default_band, trimap
 from models.predictors import read_sidecar
 from tests.conftest import error_lines, run_cli
 from utils import UserError
@@ -111,7 +111,7 @@ def test_a_refiner_off_the_python_one_or_the_gpu_fails():
     bad = refiner.RefinerExport("x/p_refiner.tflite", check={"passed": False, "mask_iou": 0.9, "pixels_off": 50,
                                                               "pixels": 100}, gpu=["op LOG is not run by the GPU delegate"])
     first, second = refiner.failures([bad])
-    assert "disagrees with engine/refine.py" in first and "50 of 100 pixels" in first and "LOG" in second
+    assert "disagrees with postprocess/refine.py" in first and "50 of 100 pixels" in first and "LOG" in second
 
 
 def test_convert_prints_the_refiner_in_its_table(workdir, capsys):
@@ -120,7 +120,7 @@ def test_convert_prints_the_refiner_in_its_table(workdir, capsys):
                              (WIDTH, HEIGHT), 3)
     assert written == [str(workdir / "both" / "p_refiner.tflite")]
     table = capsys.readouterr().out
-    assert "p_refiner.tflite against engine/refine.py on 4 photos" in table and "FAILED" not in table
+    assert "p_refiner.tflite against postprocess/refine.py on 4 photos" in table and "FAILED" not in table
     assert json.loads((workdir / "both" / "p_refiner.json").read_text())["refiner"]["band_px"] == 3
 
 
