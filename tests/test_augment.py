@@ -1,5 +1,5 @@
 """Tests for data/augment on tiny images: names, kinds, label handling, pinned outputs, determinism,
-errors, tf.data, and the README's table against the registry."""
+errors, tf.data, and docs/TRAINING.md's table against the registry."""
 import inspect
 import os
 import re
@@ -56,7 +56,7 @@ PINNED = {
     DEFAULT_SPEC: (0.462648, 0.232986),
 }
 SIZE = 32
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "TRAINING.md")
 
 
 def textured(size=SIZE):
@@ -254,7 +254,7 @@ def readme_augmentation():
 def test_readme_table_is_the_registry():
     section = readme_augmentation()
     table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
-    assert table == markdown_table(), "README's Augmentation table: paste data.augment.markdown_table()"
+    assert table == markdown_table(), "docs/TRAINING.md's Augmentation table: paste data.augment.markdown_table()"
 
 
 def test_readme_default_preset_is_default_spec():

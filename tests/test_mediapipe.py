@@ -222,7 +222,7 @@ def test_metadata_without_its_labels_file_is_caught(vision, plain_content, good,
 
 
 def test_the_readme_snippet_segments_the_astronaut(vision, monkeypatch):
-    with open(os.path.join(REPO, "README.md")) as f:
+    with open(os.path.join(REPO, "docs", "EXPORT.md")) as f:
         section = f.read().split("## Use it in an app", 1)[1]
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(REPO)
