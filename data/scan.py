@@ -1,6 +1,6 @@
 """A scan of image/matte pairs before training: unusable files are named and left out.
 
-Decisions, documented in the README:
+Decisions, documented in docs/DATA.md:
 - an unreadable or truncated image or matte: the pair is skipped with a warning naming the file;
 - a matte whose size differs from its image: used, resized with the image (both are resized to
   --input_shape), with a warning naming the file;

@@ -57,6 +57,6 @@ def _row(augmenter):
 
 
 def markdown_table():
-    """Every augmenter as a Markdown table, as the package docstring and the README show it."""
+    """Every augmenter as a Markdown table, as the package docstring and docs/TRAINING.md show it."""
     rows = ["| name | kind | parameters | defaults |", "|---|---|---|---|"]
     return "\n".join(rows + [_row(a) for a in AUGMENTERS.values()]) + "\n"
