@@ -49,16 +49,15 @@ def frame_names(folder: str) -> list:
 
 def zoom_box(person: np.ndarray, margin: float = ZOOM_MARGIN, aspect: float = ASPECT) -> Optional[tuple]:
     """(top, bottom, left, right) of a crop of about ``aspect`` around the boolean mask ``person``, ``margin``
-    times its box on its longer side, moved to lie inside the frame and cut by it where larger; None for an
-    empty mask."""
+    times its box on its longer side, moved to lie inside the frame and cut by it where larger (then wide
+    enough for the person's box); None for an empty mask."""
     ys, xs = np.nonzero(person)
     if ys.size == 0:
         return None
     frame_h, frame_w = person.shape
     box_h, box_w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
-    height = max(margin * box_h, margin * box_w / aspect)
-    width = height * aspect
-    height, width = min(frame_h, round(height)), min(frame_w, round(width))
+    height = min(frame_h, round(max(margin * box_h, margin * box_w / aspect)))
+    width = min(frame_w, max(round(height * aspect), box_w))  # cut by the frame's height: still the whole person
     centre_y, centre_x = (ys.max() + ys.min()) / 2, (xs.max() + xs.min()) / 2
     top = int(np.clip(round(centre_y - height / 2), 0, frame_h - height))
     left = int(np.clip(round(centre_x - width / 2), 0, frame_w - width))
