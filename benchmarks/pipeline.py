@@ -64,7 +64,7 @@ def main():
     args = parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from data.dataset import find_pairs
-    from engine.config import TrainConfig
+    from config import TrainConfig
     from engine.distill import load_teacher
 
     train_args = TrainConfig(weight_dir="", input_shape=args.input_shape, batch_size=args.batch_size,

@@ -26,7 +26,7 @@ from benchmarks.subjects import ours, peer  # noqa: E402
 from postprocess.alpha_metrics import alpha_errors  # noqa: E402
 from engine.evaluate import score, soft_mattes, decoded_test_pairs, usable_test_pairs  # noqa: E402
 from postprocess.refine import default_band, refine  # noqa: E402
-from main import REFINERS  # noqa: E402
+from config import REFINERS  # noqa: E402
 
 
 def refiner_list(text):

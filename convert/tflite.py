@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from config import TRAINED_MODELS, VARIANTS, ExportConfig
 from convert import metadata, refiner
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, output_kind, write_sidecar
@@ -28,7 +29,6 @@ from models.checkpoint import build, load_checkpoint, mask_model
 from models.predictors import LiteRTModel, foreground
 from utils import RunStopped, UserError, native_stderr_muted, warn, writable_folder, write_bytes
 
-DEFAULT_FOLDER = "./trained_models"
 MAX_ABS_DIFF = 1e-4  # float32 against Keras, relative to the output's scale when above 1
 MIN_MASK_IOU = {"float32": 0.0, "float16": 0.99, "dynamic_int8": 0.97, "int8": 0.97}  # float32: judged by MAX_ABS_DIFF
 PARITY_IMAGES = 8
@@ -36,11 +36,11 @@ CALIBRATION_IMAGES = 64
 
 
 def output_stem(tflite_name, weight_dir, size):
-    """``--tflite_name`` without '.tflite', or ``./trained_models/<weights stem>_<size>`` when empty."""
+    """``--tflite_name`` without '.tflite', or ``TRAINED_MODELS/<weights stem>_<size>`` when empty."""
     if tflite_name:
         return tflite_name[: -len(".tflite")] if tflite_name.endswith(".tflite") else tflite_name
     stem = os.path.splitext(os.path.basename(weight_dir))[0]
-    return os.path.join(DEFAULT_FOLDER, f"{stem}_{size}")
+    return os.path.join(TRAINED_MODELS, f"{stem}_{size}")
 
 
 def file_name(stem, variant, with_activation):
@@ -186,36 +186,39 @@ def failures(exports):
             yield f"--android: {os.path.basename(e.path)} would not run on the GPU delegate: {'; '.join(e.gpu)}"
 
 
-def convert(weights, variants=("float32",), android=False, input_shape=None, tflite_name="",
-            dataset_dir="./dataset/selfie", refiner_size=None, band=None):
-    """Export ``weights`` as ``variants`` (and the Android file) at ``input_shape`` (None: the size it was
-    trained at) to ``tflite_name`` (see ``output_stem``), checked on images of the first ``dataset_dir``
-    folder; with ``refiner_size`` (width, height) also ``NAME_refiner.tflite`` (convert/refiner.py, trimap
-    ``band`` px, None: postprocess/refine.py's default); returns the written paths.
+def convert(weights, export=ExportConfig()):
+    """Export ``weights`` as the ``export.quantize`` variants (and with ``export.android`` the Android file) at
+    ``export.input_shape`` (None: the size it was trained at) to ``export.tflite_name`` (see ``output_stem``),
+    checked on images of the first ``export.dataset_dir`` folder; with ``export.refiner_size`` (width, height)
+    also ``NAME_refiner.tflite`` (convert/refiner.py, trimap ``export.trimap_band`` px, None: postprocess/refine.py's
+    default); returns the written paths.
 
     Nothing is written unless every file passes its parity check and, for Android and the refiner, the GPU check.
     """
-    model, spec = load_checkpoint(weights, input_shape)
-    size = input_shape or spec["input_shape"]
-    stem = output_stem(tflite_name, weights, size)
+    unknown = [v for v in export.quantize if v not in VARIANTS]
+    if unknown:
+        raise UserError(f"--quantize: unknown variant '{unknown[0]}'; valid: {', '.join(VARIANTS)}")
+    model, spec = load_checkpoint(weights, export.input_shape)
+    size = export.input_shape or spec["input_shape"]
+    stem = output_stem(export.tflite_name, weights, size)
     writable_folder(os.path.dirname(stem) or ".", "--tflite_name")
     static = static_copy(model, spec, size)
     channels = static.output_shape[-1]
-    images_from = dataset_dirs(dataset_dir)[0]
+    images_from = dataset_dirs(export.dataset_dir)[0]
     batches, source = image_batches(images_from, ("testing", "training"), size, PARITY_IMAGES)
     if static.input_shape[-1] == 4:  # RGB + prior: each image with an empty prior and with its own mask as the prior
         batches, source = with_prior_batches(static, batches), f"{source}, each with an empty prior and its own mask"
     reference = keras_reference(static, batches, channels)
-    calibration, calibrated_on = calibration_images(images_from, size) if "int8" in variants else ([], None)
+    calibration, calibrated_on = calibration_images(images_from, size) if "int8" in export.quantize else ([], None)
     calibration = with_prior_batches(static, calibration)
-    exports = planned(stem, variants, android, channels)
+    exports = planned(stem, export.quantize, export.android, channels)
     for e in exports:
         content = to_tflite(reference["models"]["probs" if e.with_activation else "logits"], e.variant, calibration)
         e.content = metadata.attach(content, metadata.describe(size, e.kind, e.label, weights, spec))
         e.check = parity(e.content, reference, batches, e.kind, e.variant)
         e.gpu = gpu_problems(e.content)
-    refiners = [refiner.export(stem, *refiner_size, band, static, images_from, weights, [e.path for e in exports])
-                ] if refiner_size else []
+    refiners = [refiner.export(stem, *export.refiner_size, export.trimap_band, static, images_from, weights,
+                               [e.path for e in exports])] if export.refiner_size else []
     print(f"parity against Keras on {source}" + "".join(f"; {os.path.basename(r.path)} against postprocess/refine.py "
                                                         f"on {r.check['images']}" for r in refiners) + ":")
     print_table(exports + refiners)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 import tensorflow as tf
 from keras import ops
 
+from config import TrainConfig
 from data.augment.rng import coin, randint, seeds, uniform
-from engine.config import TrainConfig
 from utils import UserError
 
 PRIOR_STREAM = 17  # folded into a sample's seed pair: the prior's draws are not the augmentation's
@@ -34,7 +34,7 @@ class PriorSettings:
 
     @classmethod
     def from_config(cls, config) -> "PriorSettings":
-        """From a record with ``prior_<name>`` fields (engine.config.TrainConfig)."""
+        """From a record with ``prior_<name>`` fields (config.TrainConfig)."""
         return cls(**{f.name: getattr(config, f"prior_{f.name}") for f in fields(cls)})
 
 

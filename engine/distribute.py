@@ -21,9 +21,9 @@ from typing import Callable, Iterator
 import keras
 import tensorflow as tf
 
+from config import DISTRIBUTE
 from utils import RunStopped, UserError
 
-MODES = ("auto", "none", "mirrored", "multiworker")  # main.py's --distribute choices (a test keeps them equal)
 SYNC_BN_BELOW = 16  # per-replica batches smaller than this get synchronized batch norm
 DISTRIBUTED = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
 
@@ -49,6 +49,8 @@ def names_cluster(config: dict) -> bool:
 
 def resolve(mode: str, gpus: int, replicas: int, cluster: bool) -> str:
     """The strategy ``--distribute=auto`` stands for here; any other mode as it is."""
+    if mode not in DISTRIBUTE:
+        raise ValueError(f"unknown --distribute '{mode}'; valid: {', '.join(DISTRIBUTE)}")
     if mode != "auto":
         return mode
     if cluster:

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from config import OutputConfig
 from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
 from data.scan import usable
 from postprocess.alpha_metrics import alpha_errors
-from engine.config import OutputConfig
 from engine.infer import predict_alpha, write_image
 from models.predictors import load_predictor
 from postprocess.refine import default_band, refine

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from config import OutputConfig
 from data.dataset import decode_image
 from data.preprocess import normalize, resize_image
-from engine.config import OutputConfig
 from postprocess.cutout import background_kind, composite, foreground_and_background, new_background
 from models.predictors import load_predictor
 from postprocess.refine import default_band, refine

@@ -10,6 +10,7 @@ from typing import Optional
 import keras
 
 import losses
+from config import FIXED, KEPT, TrainConfig, on_resume
 from data import prior
 from data.augment import build_augmenter
 from data.dataset import (find_pairs, has_companions, make_dataset, oversampled, set_names, split_pairs,
@@ -18,7 +19,6 @@ from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
                               SkippedSamples, StopOnNonFinite)
 from engine import distribute
-from engine.config import TrainConfig
 from engine.distill import DistillingModel, load_teacher
 from models import channels, encoders
 from models.checkpoint import build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch
@@ -81,26 +81,18 @@ def fresh_model(config):
     return model, spec
 
 
-# What a resumed run takes from its run_config.json: the split, the data, the schedule, the loss, the model.
-RESUME_FIXED = ("input_shape", "dataset_dir", "val_ratio", "seed", "split_seed", "batch_size", "lr", "lr_schedule",
-                "finetune", "freeze_encoder", "monitor", "augment", "copy_paste", "loss", "focal_weight", "focal_gamma",
-                "focal_alpha", "dice_weight", "boundary_weight", "boundary_loss", "matting_weight", "model", "encoder",
-                "width", "activation", "encoder_weights", "weight_dir", "teacher", "distill_weight",
-                "distill_temperature", "unlabeled_dir", "mixed_precision", "input_channels", "prior_shift",
-                "prior_scale", "prior_rotate", "prior_morph", "prior_blur", "prior_noise", "prior_empty")
-
-
 def adopt_record(config):
-    """For --resume=True: ``config`` with the interrupted run's own settings in place of the defaults; a flag
-    named on the command line (``config.given``) that disagrees with the record is refused with one line
-    naming both values."""
+    """For --resume=True: ``config`` with the interrupted run's own settings (config.py's FIXED and KEPT flags)
+    in place of the defaults; a FIXED flag named on the command line (``config.given``) that disagrees with the
+    record is refused with one line naming both values, a KEPT one given replaces the record's."""
     record = read_json(os.path.join(config.checkpoint_path, RUN_CONFIG))
-    kept = {flag: record[flag] for flag in RESUME_FIXED if flag in record}
-    for flag, value in kept.items():
+    fixed = {flag: record[flag] for flag in on_resume(FIXED) if flag in record}
+    for flag, value in fixed.items():
         if flag in config.given and getattr(config, flag) != value:
             raise UserError(f"--resume=True: --{flag}={getattr(config, flag)} but the run in {config.checkpoint_path} "
                             f"used --{flag}={value} (only --nb_epoch and output flags may change)")
-    return dataclasses.replace(config, **kept)
+    kept = {flag: record[flag] for flag in on_resume(KEPT) if flag in record and flag not in config.given}
+    return dataclasses.replace(config, **fixed, **kept)
 
 
 def resume_state(config):

@@ -16,7 +16,7 @@ import cv2
 import keras
 import numpy as np
 
-from engine.config import VideoConfig
+from config import VideoConfig
 from postprocess.cutout import COLOUR, background_kind, fill
 from engine.infer import read_image
 from models.channels import RGB, WITH_PRIOR

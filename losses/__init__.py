@@ -17,13 +17,13 @@ Every loss is computed from logits: the segmentation terms from the model's trai
 """
 import keras
 
+from config import LOSSES, TrainConfig
 from losses.boundary import BOUNDARY_LOSSES, boundary_focal_loss, boundary_loss
 from losses.matting import TERMS as MATTING_TERMS
 from losses.matting import alpha_prediction_loss, compositional_loss, gradient_loss, matting_loss
 from losses.metrics import ForegroundIoU, PixelAccuracy
 from losses.segmentation import cross_entropy, dice_loss, focal_loss, foreground, logit_of
 
-LOSS_KINDS = ("combined", "ce", "focal", "dice")
 TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting": matting_loss,
          **{f"matting_{name}": term for name, term in MATTING_TERMS.items()}}
 
@@ -32,11 +32,12 @@ TERMS = {"ce": cross_entropy, "focal": focal_loss, "dice": dice_loss, "matting":
 class SegmentationLoss(keras.losses.Loss):
     """The person logit's loss: ``kind`` (see module docstring) plus the weighted Dice and matting terms."""
 
-    def __init__(self, kind="combined", focal_weight=0.8, matting_weight=0.0, dice_weight=0.0,
-                 focal_gamma=2.0, focal_alpha=None, name="segmentation_loss", **kwargs):
+    def __init__(self, kind=TrainConfig.loss, focal_weight=TrainConfig.focal_weight, matting_weight=0.0,
+                 dice_weight=TrainConfig.dice_weight, focal_gamma=TrainConfig.focal_gamma,
+                 focal_alpha=TrainConfig.focal_alpha, name="segmentation_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        if kind not in LOSS_KINDS:
-            raise ValueError(f"unknown loss '{kind}'; valid: {', '.join(LOSS_KINDS)}")
+        if kind not in LOSSES:
+            raise ValueError(f"unknown loss '{kind}'; valid: {', '.join(LOSSES)}")
         self.kind, self.focal_weight, self.matting_weight = kind, focal_weight, matting_weight
         self.dice_weight, self.focal_gamma, self.focal_alpha = dice_weight, focal_gamma, focal_alpha
 
@@ -92,7 +93,8 @@ def term_names(kind, matting_weight, dice_weight=0.0):
     return names + (["matting", *(f"matting_{name}" for name in MATTING_TERMS)] if matting_weight else [])
 
 
-def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0, focal_alpha=None):
+def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=TrainConfig.dice_weight,
+                 focal_gamma=TrainConfig.focal_gamma, focal_alpha=TrainConfig.focal_alpha):
     focal = {"gamma": focal_gamma, "alpha_weight": focal_alpha}
     return [PixelAccuracy(), ForegroundIoU()] + [LossTerm(t, focal if t == "focal" else None)
                                                  for t in term_names(kind, matting_weight, dice_weight)]
@@ -101,4 +103,4 @@ def mask_metrics(kind="ce", matting_weight=0.0, dice_weight=0.0, focal_gamma=2.0
 __all__ = ["SegmentationLoss", "LossTerm", "mask_metrics", "BOUNDARY_LOSSES", "boundary_focal_loss", "boundary_loss",
            "cross_entropy", "dice_loss", "focal_loss", "matting_loss", "alpha_prediction_loss",
            "compositional_loss", "gradient_loss", "ForegroundIoU",
-           "PixelAccuracy", "LOSS_KINDS"]
+           "PixelAccuracy"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+import config
 from models.blocks import BN_MOMENTUM
 from models.channels import widened
 from utils import UserError
@@ -66,11 +67,11 @@ ENCODERS = {
     "mobilenetv3large_100": Encoder("MobileNetV3Large", 1.0),
     "mobilenetv3large_minimal_100": Encoder("MobileNetV3Large", 1.0, minimalistic=True),
 }
-OWN = "lightnet"
+OWN = config.OWN_ENCODER
 
 
 def names():
-    return [OWN, *ENCODERS]
+    return list(config.ENCODERS)
 
 
 def lookup(name):

@@ -14,6 +14,7 @@ can follow the photo's own edges rather than the bilinear stride-4 map.
 import keras
 from keras import layers
 
+from config import ACTIVATIONS
 from models import blocks, encoders
 from models.registry import register
 
@@ -85,8 +86,8 @@ def _build(name, input_shape, activation, width, batch_size, with_boundary, enco
            stages=ENCODER_STAGES, input_channels=3, refine=False):
     if input_shape % 32:
         raise ValueError(f"input_shape must be a multiple of 32, got {input_shape}")
-    if activation not in OUTPUT_CHANNELS:
-        raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(OUTPUT_CHANNELS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation '{activation}'; valid: {', '.join(ACTIVATIONS)}")
     image = blocks.input_layer(input_shape, channels=input_channels, batch_size=batch_size)  # 4: RGB + prior mask
     own = encoder_name == encoders.OWN
     x = decoder(encoder(image, width, stages) if own else encoders.features(image, encoder_name), width, context)

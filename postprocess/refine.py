@@ -14,10 +14,11 @@ import io
 import cv2
 import numpy as np
 
+from config import GUIDED_SUBSAMPLE, REFINERS
+
 BAND_FRACTION = 0.02
 GUIDED_RADIUS_FRACTION = 0.04
 GUIDED_EPS = 1e-3
-GUIDED_SUBSAMPLE = 4
 SOLVE_PIXELS = 120_000
 
 
@@ -28,6 +29,8 @@ def default_band(shape):
 
 def refine(image, alpha, method, band):
     """``alpha`` (H, W) in [0, 1] refined by ``method`` with uint8 RGB ``image`` (H, W, 3) as the guide."""
+    if method not in REFINERS:
+        raise ValueError(f"unknown refiner '{method}'; valid: {', '.join(REFINERS)}")
     if method == "none":
         return alpha
     guide = image.astype(np.float32) / 255.0

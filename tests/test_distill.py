@@ -10,6 +10,7 @@ import tensorflow as tf
 from data.dataset import make_dataset, training_targets, unlabeled_images
 from engine.distill import DistillingModel
 from losses.distill import distillation_loss
+from config import ExportConfig
 from convert.tflite import convert
 from models.checkpoint import build, make_spec, save_checkpoint
 from tests.conftest import run_cli
@@ -82,8 +83,8 @@ def teachers(workdir):
     folder.mkdir()
     spec = make_spec("lightnet", 64, width=0.25, boundary=False)
     save_checkpoint(build(spec), spec, str(folder / "last.h5"))
-    convert(str(folder / "last.h5"), input_shape=96, tflite_name=str(folder / "teacher"),
-            dataset_dir=str(workdir / "dataset" / "selfie"))
+    convert(str(folder / "last.h5"), ExportConfig(input_shape=96, tflite_name=str(folder / "teacher"),
+                                                  dataset_dir=str(workdir / "dataset" / "selfie")))
     return "./teacher/last.h5", "./teacher/teacher.tflite"
 
 

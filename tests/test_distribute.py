@@ -41,11 +41,6 @@ def test_auto_picks_the_strategy(mode, gpus, replicas, cluster, chosen):
     assert distribute.resolve(mode, gpus, replicas, cluster) == chosen
 
 
-def test_main_offers_the_modes():
-    import main  # keeps its own list so that --help need not import TensorFlow
-    assert main.DISTRIBUTE == distribute.MODES
-
-
 def test_tf_config_is_read_and_refused_when_malformed(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert distribute.tf_config() == {} and not distribute.names_cluster(distribute.tf_config())

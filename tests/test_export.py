@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import models
+from config import ExportConfig
 from convert import tflite
 from convert.gpu import analysis, gpu_problems, ops
 from convert.metadata import check_metadata
@@ -100,8 +101,8 @@ def test_a_failing_variant_stops_before_anything_is_written(confident, workdir, 
     real = tflite.to_tflite
     monkeypatch.setattr(tflite, "to_tflite", lambda model, variant="float32", calibration=(): real(other))
     with pytest.raises(RunStopped, match="disagrees with the Keras model"):
-        tflite.convert(str(confident), input_shape=SIZE, tflite_name=str(workdir / "broken" / "p"),
-                       dataset_dir=str(workdir / "dataset" / "selfie"))
+        tflite.convert(str(confident), ExportConfig(input_shape=SIZE, tflite_name=str(workdir / "broken" / "p"),
+                                                    dataset_dir=str(workdir / "dataset" / "selfie")))
     assert not (workdir / "broken").exists() or not os.listdir(workdir / "broken")
 
 

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 
 import models
-from engine.config import TrainConfig
+from config import TrainConfig
 from engine.train import compile_model, loss_settings
 from data.boundary import boundary_target
 from losses import LossTerm, SegmentationLoss, boundary_loss, cross_entropy, dice_loss

@@ -186,7 +186,7 @@ def test_the_dataset_carries_f_and_b_and_geometry_moves_them_with_the_matte(cach
 
 def test_a_4_channel_model_gets_its_prior_from_the_alpha_and_keeps_f_and_b(cache):
     from data.prior import training_pipeline
-    from engine.config import TrainConfig
+    from config import TrainConfig
 
     _, dest, _ = cache
     pairs = find_pairs(os.path.join(dest, "training"))

@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-import main
+from config import ExportConfig
 from convert import refiner, tflite
 from convert.metadata import metadata_buffer
 from data.synthetic import portrait
-from postprocess.refine import GUIDED_SUBSAMPLE, default_band, trimap
+from postprocess.refine import default_band, trimap
 from models.predictors import read_sidecar
 from tests.conftest import error_lines, run_cli
 from utils import UserError
@@ -116,8 +116,9 @@ def test_a_refiner_off_the_python_one_or_the_gpu_fails():
 
 def test_convert_prints_the_refiner_in_its_table(workdir, capsys):
     weights = os.path.join(os.path.dirname(os.path.dirname(__file__)), "trained_models", "initial.h5")
-    written = tflite.convert(weights, (), False, 32, str(workdir / "both" / "p"), str(workdir / "dataset" / "selfie"),
-                             (WIDTH, HEIGHT), 3)
+    export = ExportConfig(quantize=(), input_shape=32, tflite_name=str(workdir / "both" / "p"),
+                          dataset_dir=str(workdir / "dataset" / "selfie"), refiner_size=(WIDTH, HEIGHT), trimap_band=3)
+    written = tflite.convert(weights, export)
     assert written == [str(workdir / "both" / "p_refiner.tflite")]
     table = capsys.readouterr().out
     assert "p_refiner.tflite against postprocess/refine.py on 4 photos" in table and "FAILED" not in table
@@ -135,4 +136,3 @@ def test_refiner_size_needs_an_export(workdir):
     result = run_cli(["--evaluate=True", "--refiner_size=600x800"], cwd=workdir)
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "--refiner_size" in lines[0] and "--convert" in lines[0]
-    assert main.REFINER_MULTIPLE == GUIDED_SUBSAMPLE

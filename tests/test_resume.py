@@ -1,5 +1,4 @@
 """A resumed run trusts its own record, and sees the images an uninterrupted run would."""
-import dataclasses
 import json
 import os
 
@@ -7,10 +6,10 @@ import numpy as np
 import pytest
 
 import main
+from config import TrainConfig, from_flags
 from data.augment import DEFAULT_SPEC, build_augmenter
 from data.dataset import find_pairs, make_dataset
 from data.synthetic import make_dataset as make_synthetic
-from engine.config import OutputConfig, TrainConfig, from_flags
 from engine.train import RUN_CONFIG, adopt_record
 from models.checkpoint import saved_epoch
 from tests.conftest import error_lines, run_cli
@@ -42,6 +41,12 @@ def test_record_fills_defaults_and_refuses_conflicts(tmp_path):
         160, 0.95, True, "cosine", 50)
     with pytest.raises(UserError, match=r"--val_ratio=0.8 but the run in .* used --val_ratio=0.95"):
         adopt_record(parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--val_ratio=0.8"]))
+
+
+def test_resume_keeps_the_runs_nb_epoch_unless_given(tmp_path):
+    (tmp_path / RUN_CONFIG).write_text(json.dumps({"nb_epoch": 2, "input_shape": 64}))
+    assert adopt_record(parsed(["--resume=True", f"--checkpoint_path={tmp_path}"])).nb_epoch == 2
+    assert adopt_record(parsed(["--resume=True", f"--checkpoint_path={tmp_path}", "--nb_epoch=5"])).nb_epoch == 5
 
 
 def test_epoch_e_is_the_same_whether_resumed_or_not(synthetic):
@@ -77,9 +82,18 @@ def test_split_seed_defaults_to_seed():
     assert TrainConfig(seed=3).data_split_seed == 3 and TrainConfig(seed=3, split_seed=9).data_split_seed == 9
 
 
-@pytest.mark.parametrize("record", [TrainConfig, OutputConfig])
-def test_engine_defaults_are_the_command_line_s(record):
-    flags = main.build_parser().parse_args([])
-    for f in dataclasses.fields(record):
-        if f.name not in ("given", "input_shape"):  # input_shape: None on the command line, resolved by mode
-            assert getattr(flags, f.name) == f.default, f.name
+@pytest.mark.slow
+def test_a_resumed_run_stops_at_its_own_last_epoch(synthetic, tmp_path):
+    """A run of --nb_epoch=2 stopped after epoch 1 (its record says 2, its last.h5 holds epoch 1), resumed
+    without --nb_epoch, trains epoch 2 and stops there."""
+    flags = [f"--dataset_dir={synthetic}", "--checkpoint_path=run", "--weight_dir=", "--batch_size=4", "--verbose=2"]
+    result = run_cli(["--train=True", "--nb_epoch=1", "--input_shape=64", *flags], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record_path = tmp_path / "run" / RUN_CONFIG
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "nb_epoch": 2}))  # as the interrupted --nb_epoch=2 run left it
+    result = run_cli(["--resume=True", *flags], cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming after epoch 1" in result.stdout and "Epoch 2/2" in result.stdout, result.stdout[-2000:]
+    assert saved_epoch(str(tmp_path / "run" / "last.h5")) == 2
+    assert json.loads(record_path.read_text())["nb_epoch"] == 2

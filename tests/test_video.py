@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import main
 import models
 from benchmarks.video import frame_pair, run_clip
 from convert import tflite
 from data.clips import make_clip, write_video
 from data.dataset import find_pairs, make_dataset, training_targets
 from data.prior import PriorSettings, simulate_prior, training_pipeline
+from config import ExportConfig, TrainConfig
 from data.synthetic import portrait
-from engine.config import TrainConfig, VideoConfig
 from engine.train import checkpoint_model, fresh_model
 from engine.video import Compositor, FrameModel, Segmenter, keras_frame_model, open_video
 from models import channels, encoders
@@ -77,16 +76,6 @@ def test_a_checkpoint_remembers_4_channels_and_a_3_channel_one_widens(tmp_path):
     assert checkpoint_model(TrainConfig(weight_dir=wide_path, input_shape=SIZE))[0].input_shape[-1] == 4
     with pytest.raises(UserError, match="--input_channels=3 .* input_channels 4"):
         checkpoint_model(TrainConfig(weight_dir=wide_path, input_channels=3, input_shape=SIZE))
-
-
-def test_prior_settings_defaults_are_the_flags():
-    assert PriorSettings.from_config(TrainConfig()) == PriorSettings()
-    flags = main.build_parser().parse_args([])
-    for f in dataclasses.fields(VideoConfig):
-        if f.name != "input_shape":
-            assert getattr(flags, f.name) == f.default, f.name
-    assert flags.input_channels is None and all(getattr(flags, f"prior_{f.name}") == f.default
-                                                for f in dataclasses.fields(PriorSettings))
 
 
 def synthetic_matte(seed=0, size=SIZE):
@@ -236,8 +225,8 @@ def test_a_4_channel_export_checks_parity_with_priors_and_documents_channel_4(tm
     wide = models.create("lightnet", SIZE, input_channels=4)
     path = str(tmp_path / "wide.h5")
     save_checkpoint(wide, make_spec("lightnet", SIZE, input_channels=4), path)
-    written = tflite.convert(path, (), android=True, tflite_name=str(tmp_path / "wide"),
-                             dataset_dir=str(tmp_path / "no_data"))
+    written = tflite.convert(path, ExportConfig(quantize=(), android=True, tflite_name=str(tmp_path / "wide"),
+                                                dataset_dir=str(tmp_path / "no_data")))
     side = read_sidecar(written[0])
     assert side["input"]["shape"] == [1, SIZE, SIZE, 4] and side["input"]["prior"]["channel"] == 3
     assert side["gpu_delegate"]["runs_on_gpu_delegate"] and side["parity"]["passed"]
