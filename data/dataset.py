@@ -7,6 +7,7 @@ through a teacher's labels, with sample weight 0 for the ground-truth losses.
 With ``companions`` (a pseudo-alpha cache: data/pseudo_alpha.py) the matte travels as 7 channels,
 alpha + foreground F + background B (data/layout.py), so geometric augmentation moves all three alike.
 """
+import hashlib
 import os
 import random
 import re
@@ -74,17 +75,34 @@ def set_names(folders):
     return names
 
 
-def split_pairs(pairs, val_ratio, seed):
-    """Seeded shuffle, then the first ``val_ratio`` share trains and the rest validates."""
+SPLIT = "hash"  # the split of new runs, recorded as run_config.json's "split"; runs recorded without one: "shuffle"
+
+
+def in_training(image_path, val_ratio, seed):
+    """Whether a pair trains: a hash of ``seed`` and its image's file name, read as a number in [0, 1), below
+    ``val_ratio``. Each pair's side depends on itself alone, so adding or removing a file moves no other."""
+    digest = hashlib.sha256(f"{seed}/{os.path.basename(image_path)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < val_ratio
+
+
+def split_pairs(pairs, val_ratio, seed, method=SPLIT):
+    """``(training pairs, validation pairs)``: ``val_ratio`` is the training share. ``"hash"``: each pair by
+    ``in_training``, so the share is ``val_ratio`` on average. ``"shuffle"``, the split of runs recorded before
+    the hash: a seeded shuffle, its first ``round(val_ratio * pairs)`` train; one new file re-deals them all."""
     if not 0.0 < val_ratio < 1.0:
         raise UserError(f"--val_ratio must be between 0 and 1 (exclusive), got {val_ratio}")
-    shuffled = list(pairs)
-    random.Random(seed).shuffle(shuffled)
-    n_train = round(len(shuffled) * val_ratio)
-    if n_train == 0 or n_train == len(shuffled):
+    if method == "hash":
+        train = [pair for pair in pairs if in_training(pair[0], val_ratio, seed)]
+        val = [pair for pair in pairs if not in_training(pair[0], val_ratio, seed)]
+    else:
+        shuffled = list(pairs)
+        random.Random(seed).shuffle(shuffled)
+        n_train = round(len(shuffled) * val_ratio)
+        train, val = shuffled[:n_train], shuffled[n_train:]
+    if not train or not val:
         raise UserError(f"--val_ratio={val_ratio} on {len(pairs)} pairs leaves the "
-                        f"{'training' if n_train == 0 else 'validation'} set empty")
-    return shuffled[:n_train], shuffled[n_train:]
+                        f"{'training' if not train else 'validation'} set empty")
+    return train, val
 
 
 def decode_image(path):

@@ -13,7 +13,7 @@ import losses
 from config import FIXED, KEPT, TrainConfig, on_resume
 from data import prior
 from data.augment import build_augmenter
-from data.dataset import (find_pairs, has_companions, make_dataset, oversampled, set_names, split_pairs,
+from data.dataset import (SPLIT, find_pairs, has_companions, make_dataset, oversampled, set_names, split_pairs,
                           training_targets, unlabeled_images, weighted_dirs)
 from data.scan import usable
 from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, PerSetValidation, PredictionImages,
@@ -171,8 +171,8 @@ def preview_batch(val_ds):
 
 
 def write_run_config(config, run, weights, counts, params, teacher=None):
-    record = {**config.settings(), **weights, "model_spec": run.spec, "pairs": counts, "run_log_dir": run.log_dir,
-              "teacher_model": teacher.record() if teacher else None,
+    record = {**config.settings(), **weights, "split": split_method(config), "model_spec": run.spec, "pairs": counts,
+              "run_log_dir": run.log_dir, "teacher_model": teacher.record() if teacher else None,
               "parameters": params, "resumed_at_epoch": run.done or None,
               "started": datetime.datetime.now().isoformat(timespec="seconds"), "keras": keras.__version__}
     write_json(os.path.join(config.checkpoint_path, RUN_CONFIG), record)
@@ -200,12 +200,20 @@ def fit_phases(model, config, data, callbacks, weights, run):
             return
 
 
-def split_sets(dataset_dir, val_ratio, seed):
+def split_method(config):
+    """How this run splits its pairs (data/dataset.py's ``split_pairs``): a resumed run as its run_config.json
+    records, "shuffle" when it records none (a run from before the hash split)."""
+    if not config.resume:
+        return SPLIT
+    return read_json(os.path.join(config.checkpoint_path, RUN_CONFIG)).get("split", "shuffle")
+
+
+def split_sets(dataset_dir, val_ratio, seed, method):
     """Each folder's training/ pairs split on its own: {set name: (training pairs, validation pairs)}, the
     training pairs repeated by the folder's sampling weight, and how many unusable pairs were left out."""
     weighted, sets, skipped = weighted_dirs(dataset_dir), {}, 0
     for name, (folder, weight) in zip(set_names([f for f, _ in weighted]), weighted):
-        train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(folder, "training")), val_ratio, seed)
+        train_pairs, val_pairs = split_pairs(find_pairs(os.path.join(folder, "training")), val_ratio, seed, method)
         (train_pairs, bad_train), (val_pairs, bad_val) = usable(train_pairs, "training"), usable(val_pairs, "validation")
         sets[name], skipped = (oversampled(train_pairs, weight, seed), val_pairs), skipped + bad_train + bad_val
     return sets, skipped
@@ -250,7 +258,7 @@ def train(config: TrainConfig):
     config = adopt_record(config) if config.resume else config
     strategy = distribute.strategy_for(config.distribute, config.replicas)  # before any other TensorFlow work
     teacher = prepare_teacher(config)
-    sets, skipped = split_sets(config.dataset_dir, config.val_ratio, config.data_split_seed)
+    sets, skipped = split_sets(config.dataset_dir, config.val_ratio, config.data_split_seed, split_method(config))
     distribute.check_batch(config.batch_size, len(pooled(sets)[0]), strategy)
     distribute.check_devices(config.mixed_precision, config.jit_compile, strategy)
     keras.utils.set_random_seed(config.seed)

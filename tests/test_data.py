@@ -23,17 +23,39 @@ def test_find_pairs_sorted_and_complete(pairs):
     assert all(m == i[: -len(".jpg")] + "_matte.png" for i, m in pairs)
 
 
-def test_split_is_deterministic_and_sized(pairs):
+def named(count, start=0):
+    return [(f"/set/training/{i:05d}.jpg", f"/set/training/{i:05d}_matte.png") for i in range(start, start + count)]
+
+
+def test_split_is_deterministic_complete_and_seeded(pairs):
     train, val = split_pairs(pairs, 0.8, seed=3)
     assert (train, val) == split_pairs(pairs, 0.8, seed=3)
-    assert (len(train), len(val)) == (16, 4)
-    assert sorted(train + val) == pairs
+    assert sorted(train + val) == pairs and train and val
     assert split_pairs(pairs, 0.8, seed=4) != (train, val)
+
+
+def test_split_share_follows_val_ratio():
+    for ratio in (0.5, 0.8):
+        train, _ = split_pairs(named(2000), ratio, seed=0)
+        assert len(train) / 2000 == pytest.approx(ratio, abs=0.035)  # 3.5 binomial standard deviations
+
+
+def test_adding_files_moves_no_other_pair():
+    train, val = split_pairs(named(100), 0.8, seed=1)
+    more_train, more_val = split_pairs(named(100) + named(7, start=500), 0.8, seed=1)
+    assert set(train) <= set(more_train) and set(val) <= set(more_val)
+
+
+def test_the_shuffle_split_of_earlier_runs_is_kept(pairs):
+    """Runs recorded before the hash split resume with the seeded shuffle they were split by."""
+    train, val = split_pairs(pairs, 0.8, seed=3, method="shuffle")
+    assert (len(train), len(val)) == (16, 4) and sorted(train + val) == pairs
+    assert train[:3] == [pairs[i] for i in (8, 3, 6)]
 
 
 def test_split_refuses_empty_validation(pairs):
     with pytest.raises(UserError, match="validation set empty"):
-        split_pairs(pairs[:3], 0.9, seed=0)
+        split_pairs(pairs[:2], 0.9, seed=0)
 
 
 def test_orphans_are_listed(tmp_path):

@@ -1,6 +1,7 @@
 """A resumed run trusts its own record, and sees the images an uninterrupted run would."""
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -8,9 +9,9 @@ import pytest
 import main
 from config import TrainConfig, from_flags
 from data.augment import DEFAULT_SPEC, build_augmenter
-from data.dataset import find_pairs, make_dataset
+from data.dataset import SPLIT, find_pairs, make_dataset
 from data.synthetic import make_dataset as make_synthetic
-from engine.train import RUN_CONFIG, adopt_record
+from engine.train import RUN_CONFIG, adopt_record, split_method
 from models.checkpoint import saved_epoch
 from tests.conftest import error_lines, run_cli
 from utils import UserError
@@ -70,12 +71,23 @@ def test_resume_continues_at_its_own_size_and_refuses_another_split(synthetic, t
     assert "input 64x64" in result.stdout and "resuming after epoch 1" in result.stdout
     assert " input=64 " in next(line for line in result.stdout.splitlines() if line.startswith("images="))
     config = json.loads((tmp_path / "run" / RUN_CONFIG).read_text())
-    assert (config["input_shape"], config["val_ratio"], config["resumed_at_epoch"]) == (64, 0.7, 1)
+    assert (config["input_shape"], config["val_ratio"], config["resumed_at_epoch"], config["split"]) == (64, 0.7, 1,
+                                                                                                    "hash")
     assert saved_epoch(str(tmp_path / "run" / "last.h5")) == 2
     result = run_cli(["--resume=True", "--nb_epoch=3", "--val_ratio=0.5", *flags], cwd=tmp_path)
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "--val_ratio=0.5" in lines[0] and "0.7" in lines[0]
     assert saved_epoch(str(tmp_path / "run" / "last.h5")) == 2
+
+
+def test_a_resumed_run_keeps_its_own_split(tmp_path):
+    """Runs recorded before the hash split name none: they were split by the seeded shuffle."""
+    resumed = types.SimpleNamespace(resume=True, checkpoint_path=str(tmp_path))
+    (tmp_path / RUN_CONFIG).write_text(json.dumps({"val_ratio": 0.8, "seed": 42}))
+    assert split_method(resumed) == "shuffle"
+    (tmp_path / RUN_CONFIG).write_text(json.dumps({"val_ratio": 0.8, "seed": 42, "split": "hash"}))
+    assert split_method(resumed) == "hash"
+    assert split_method(types.SimpleNamespace(resume=False, checkpoint_path=str(tmp_path))) == SPLIT == "hash"
 
 
 def test_split_seed_defaults_to_seed():
