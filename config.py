@@ -45,7 +45,7 @@ GROUPS = {  # --help's groups, in order
     MODES: "modes (BOOL: True/False, true/false, 1/0, yes/no)",
     TRAINING: "training",
     DISTILL: "knowledge distillation (training)",
-    DEVICES: "GPUs and clusters (training; see docs/TRAINING.md)",
+    DEVICES: "GPUs and clusters (training; see docs/DISTRIBUTED.md)",
     VIDEO: "video: 4-channel models (RGB + the previous frame's mask) and --infer_video",
     OUTPUT: "refinement and cut-outs (--infer_single_img, --evaluate)",
     EXPORT: "export (--convert, --android)",
@@ -307,7 +307,7 @@ class TrainConfig(Checked):
             "segmentation loss; with a pseudo-alpha cache's `NAME_fg.png` / `NAME_bg.png` beside every pair its "
             "compositional term swaps backgrounds")
     augment: str = flag("default", "augmentation in imgaug's vocabulary, e.g. \"Fliplr(0.5); Add((-20,20))@0.5\"; "
-                        "'default' for the preset, 'none' for none (see docs/DATA.md)", TRAINING, on_resume=FIXED)
+                        "'default' for the preset, 'none' for none (see docs/TRAINING.md)", TRAINING, on_resume=FIXED)
     copy_paste: float = flag(0.0, "probability that a training pair gets the person of another pair pasted in, shrunk "
                              "to 30-90% of the side and placed in the photo, before --augment (0: never)", TRAINING,
                              range="[0, 1]", metavar="P", on_resume=FIXED)
@@ -420,7 +420,7 @@ class ExportConfig(Checked):
 
 @dataclass(frozen=True)
 class ServeConfig(Checked):
-    """The browser preview of ``--serve`` (engine/serve.py, being written)."""
+    """The browser preview of ``--serve`` (engine/serve.py)."""
     weight_dir: str = TrainConfig.weight_dir
     input_shape: Optional[int] = ModesConfig.input_shape
     port: int = flag(8000, "--serve's port on 127.0.0.1", SERVE, range="[1, 65535]")
