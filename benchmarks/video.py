@@ -61,7 +61,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.clips import PHASES, Clip, clips_from, parse_size, phase_of  # noqa: E402
-from engine.video import FrameModel, Segmenter, litert_frame_model, load_frame_model  # noqa: E402
+from engine.video import FLOW_SCALE, FrameModel, Segmenter, litert_frame_model, load_frame_model  # noqa: E402
 from models.channels import RGB, WITH_PRIOR  # noqa: E402
 from utils import native_stderr_muted  # noqa: E402
 
@@ -90,6 +90,9 @@ def parse_args():
                    help="also run each model with --temporal_smoothing=A (repeatable)")
     p.add_argument("--motion", choices=("both", "on", "off"), default="both",
                    help="run stateful models with motion compensation, without it, or both ways")
+    p.add_argument("--flow_scale", type=float, action="append", default=[],
+                   help="motion-compensated rows: the flow at this many times the model's size (repeatable; "
+                        "default: --infer_video's)")
     p.add_argument("--clips", type=int, default=20, help="clips per set")
     p.add_argument("--frames", type=int, default=60, help="frames per clip")
     p.add_argument("--size", type=parse_size, default=(480, 640), help="frame WIDTHxHEIGHT (default 480x640)")
@@ -108,20 +111,26 @@ def peer_model(path: str) -> FrameModel:
 
 
 def subjects(args) -> dict:
-    """{row name: (frame model, smoothing, motion compensation)}."""
+    """{row name: (frame model, smoothing, motion compensation, flow scale)}."""
     rows = {}
     with native_stderr_muted():
         models = {p: load_frame_model(p) for p in args.models}  # named by their paths: runs' checkpoints share names
         models.update({os.path.basename(p): peer_model(p) for p in args.peer})
     motions = {"both": (True, False), "on": (True,), "off": (False,)}[args.motion]
+    scales = args.flow_scale or [FLOW_SCALE]
     for name, model in models.items():
         ways = [(name, 0.0)] + [(f"{name} + EMA {ema:g}", ema) for ema in args.ema]
         for row, smoothing in ways:
             if model.channels == RGB and not smoothing:
-                rows[row] = (model, smoothing, False)  # nothing carried over: nothing to move
+                rows[row] = (model, smoothing, False, FLOW_SCALE)  # nothing carried over: nothing to move
                 continue
             for motion in motions:
-                rows[row if motion else f"{row}, motion compensated: no"] = (model, smoothing, motion)
+                if not motion:
+                    rows[f"{row}, motion compensated: no"] = (model, smoothing, False, FLOW_SCALE)
+                    continue
+                for scale in scales:
+                    named = row if len(scales) == 1 else f"{row}, flow at {scale:g}x"
+                    rows[named] = (model, smoothing, True, scale)
     return rows
 
 
@@ -295,8 +304,8 @@ def parse_groups(specs: list, clips: dict) -> dict:
 def default_sheet_rows(rows: dict) -> tuple:
     """The first 4-channel row without smoothing, motion compensated if it ran so, and the first 3-channel
     row without smoothing."""
-    prior = [n for n, (m, s, motion) in rows.items() if m.channels == WITH_PRIOR and not s]
-    plain = [n for n, (m, s, motion) in rows.items() if m.channels == RGB and not s]
+    prior = [n for n, (m, s, *_) in rows.items() if m.channels == WITH_PRIOR and not s]
+    plain = [n for n, (m, s, *_) in rows.items() if m.channels == RGB and not s]
     compensated = [n for n in prior if rows[n][2]]
     return (compensated or prior or [""])[0], (plain or [""])[0]
 
@@ -314,9 +323,9 @@ def real_results(args, rows: dict) -> dict:
     candidates = []  # (IoU lost by sheet_row against sheet_against, clip, frame index, frame, truth, two alphas)
     for clip, folder in clips.items():
         frames, truths = read_real_clip(folder)
-        for name, (model, smoothing, motion) in rows.items():
+        for name, (model, smoothing, motion, scale) in rows.items():
             keep = bool(args.sheet) and name in (sheet_row, sheet_against)
-            runs[name][clip] = run_real_clip(Segmenter(model, smoothing, motion), frames, truths, keep)
+            runs[name][clip] = run_real_clip(Segmenter(model, smoothing, motion, scale), frames, truths, keep)
         if args.sheet:
             worse, better = runs[sheet_row][clip], runs[sheet_against][clip]
             for t in range(len(frames)):
@@ -401,8 +410,8 @@ def synthetic_results(args, rows: dict) -> dict:
     runs = {name: defaultdict(list) for name in rows}
     for set_name, folder in zip(sets, args.dataset_dir):
         for clip in clips_from(folder, args.clips, args.frames, args.size, args.seed):
-            for name, (model, smoothing, motion) in rows.items():
-                runs[name][set_name].append(run_clip(Segmenter(model, smoothing, motion), clip))
+            for name, (model, smoothing, motion, scale) in rows.items():
+                runs[name][set_name].append(run_clip(Segmenter(model, smoothing, motion, scale), clip))
     results = {name: {**{s: summarize(by_set[s]) for s in sets}, "all": summarize(sum(by_set.values(), []))}
                for name, by_set in runs.items()}
     print(f"clips: {', '.join(f'{s} {args.clips}' for s in sets)}; {args.frames} frames of "

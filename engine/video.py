@@ -29,6 +29,7 @@ BLUR_SHRINK = 4  # the blur is computed at a quarter of the size: the same look,
 WEBCAM_FPS = 30.0  # when a camera does not say
 FOURCC = "mp4v"
 FLOW_MIN_SIZE = 16  # DIS optical flow needs frames of at least 12 pixels (its patches and their stride)
+FLOW_SCALE = 2  # the flow is computed on the frames at this many times the model's input size, then averaged down
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,18 @@ class Segmenter:
     A 4-channel model segments the first frame twice: with an empty prior, then with that output as the
     prior, so that the second frame's output does not jump from an empty-prior guess to a prior-led one.
     With ``motion_compensation``, what is carried from the previous frame (the prior, the smoothed
-    probability) is first moved along the optical flow between the two frames (OpenCV's DIS, at the
-    model's input size), so that it lies where the person now is."""
+    probability) is first moved along the optical flow between the two frames (OpenCV's DIS, on the frames
+    at ``flow_scale`` times the model's input size: a fast limb a few pixels wide at the model's size is
+    followed better there), so that it lies where the person now is."""
 
-    def __init__(self, model: FrameModel, smoothing: float = 0.0, motion_compensation: bool = True):
+    def __init__(self, model: FrameModel, smoothing: float = 0.0, motion_compensation: bool = True,
+                 flow_scale: float = FLOW_SCALE):
         if model.channels not in (RGB, WITH_PRIOR):
             raise UserError(f"a model with {model.channels} input channels cannot segment video (3 or 4)")
         self.model, self.smoothing = model, float(smoothing)
         carries = model.channels == WITH_PRIOR or self.smoothing > 0
         self.motion_compensation = motion_compensation and carries and model.size >= FLOW_MIN_SIZE
+        self.flow_size = max(FLOW_MIN_SIZE, round(model.size * flow_scale))
         axis = np.arange(model.size, dtype=np.float32)
         self.grid = np.meshgrid(axis, axis)  # each pixel's column and row
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
@@ -101,13 +105,20 @@ class Segmenter:
         """Forget the previous frame (a new clip starts)."""
         self.previous: Optional[np.ndarray] = None  # the model's last output, (size, size)
         self.smoothed: Optional[np.ndarray] = None
-        self.gray: Optional[np.ndarray] = None  # the last frame at the model's size, for the flow
+        self.gray: Optional[np.ndarray] = None  # the last frame at the flow's size
 
-    def follow_motion(self, small: np.ndarray) -> None:
-        """Move the previous frame's probabilities onto ``small``, this frame at the model's size."""
-        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        if self.motion_compensation and self.gray is not None:
+    def follow_motion(self, frame: np.ndarray, small: np.ndarray) -> None:
+        """Move the previous frame's probabilities onto ``frame`` (``small``: the same at the model's size)."""
+        if not self.motion_compensation:
+            return
+        size = self.model.size
+        sized = small if self.flow_size == size else cv2.resize(frame, (self.flow_size,) * 2,
+                                                                interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(sized, cv2.COLOR_RGB2GRAY)
+        if self.gray is not None:
             flow = self.flow.calc(gray, self.gray, None)  # where each of this frame's pixels was before
+            if self.flow_size != size:
+                flow = cv2.resize(flow, (size, size), interpolation=cv2.INTER_AREA) * (size / self.flow_size)
             x, y = self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1]
             warp = lambda p: cv2.remap(p, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
             if self.model.channels == WITH_PRIOR:
@@ -126,7 +137,7 @@ class Segmenter:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """Person probability (H, W) in [0, 1] for a uint8 RGB frame (H, W, 3)."""
         small = cv2.resize(frame, (self.model.size,) * 2, interpolation=cv2.INTER_AREA)
-        self.follow_motion(small)
+        self.follow_motion(frame, small)
         first = self.previous is None
         probability = self.previous = self.predict(small)
         if first and self.model.channels == WITH_PRIOR:  # the first frame again, with its own mask as the prior
