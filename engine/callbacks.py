@@ -98,7 +98,7 @@ class SkippedSamples(keras.callbacks.Callback):
 
 class PerSetValidation(keras.callbacks.Callback):
     """Adds ``val_<set>_iou``, the foreground IoU on each dataset's own validation pairs, to every epoch's
-    figures (the epoch line, TensorBoard, the history)."""
+    figures (the epoch line, TensorBoard, the history). ``datasets``: {name: (dataset, steps or None)}."""
 
     def __init__(self, datasets):
         super().__init__()
@@ -107,8 +107,8 @@ class PerSetValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        for name, ds in self.datasets.items():
-            figures = self.model.evaluate(ds, verbose=0, return_dict=True)
+        for name, (ds, steps) in self.datasets.items():
+            figures = self.model.evaluate(ds, steps=steps, verbose=0, return_dict=True)
             logs[f"val_{name}_iou"] = next(v for k, v in figures.items() if k.endswith("iou"))
 
 

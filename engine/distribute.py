@@ -8,10 +8,12 @@
 ``--batch_size`` is the global batch: each of R replicas takes batch_size / R samples of every step. Under
 a strategy every step takes a whole global batch (an epoch's last, partial one is dropped), each input
 pipeline (one per worker) reads only its own share of it, and batch norm is synchronized across the
-replicas when each sees fewer than ``SYNC_BN_BELOW`` samples. Only the chief writes files.
+replicas when each sees fewer than ``SYNC_BN_BELOW`` samples. Validation reads every pair, in per-replica shares
+that leave no replica empty. Only the chief writes files.
 """
 import contextlib
 import functools
+import itertools
 import json
 import math
 import os
@@ -96,7 +98,7 @@ def strategy_for(mode: str = "auto", replicas: int = 1) -> tf.distribute.Strateg
     if chosen == "none":
         return tf.distribute.get_strategy()
     if chosen == "mirrored":
-        return tf.distribute.MirroredStrategy(split_cpu(replicas) if replicas > 1 else None)
+        return keras_compatible(tf.distribute.MirroredStrategy(split_cpu(replicas) if replicas > 1 else None))
     if not names_cluster(cluster):
         raise UserError("--distribute=multiworker needs TF_CONFIG naming the cluster and this task, e.g. "
                         '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
@@ -106,13 +108,18 @@ def strategy_for(mode: str = "auto", replicas: int = 1) -> tf.distribute.Strateg
 
 def keras_compatible(strategy: tf.distribute.Strategy) -> tf.distribute.Strategy:
     """``strategy`` whose ``reduce`` takes what Keras 3 gives it. Keras's fit and evaluate reduce a whole
-    (image, targets) batch to learn its shapes and reduce each step's scalar figures along axis 0; only
-    MirroredStrategy accepts both, MultiWorkerMirroredStrategy refuses them (keras-team/keras#20585, open).
-    Here nested values are reduced one by one and a scalar across the replicas alone, as MirroredStrategy
+    (image, targets) batch to learn its shapes, and each step's scalar figures along axis 0. The batch's
+    per-replica shares differ in size when a validation step does not split evenly (``validation_shares``),
+    which no strategy can average, and MultiWorkerMirroredStrategy refuses nested values and a scalar's axis
+    (keras-team/keras#20585, open). Here a nested value, a batch, is answered with its first local share,
+    whose shapes are all Keras uses, and a scalar is reduced across the replicas alone, as MirroredStrategy
     does; the change is confined to this strategy object."""
     reduce = strategy.reduce
 
     def reduce_each(reduce_op, value, axis=None):
+        if axis is None and tf.nest.is_nested(value):
+            return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], value)
+
         def one(v):
             scalar = axis is not None and strategy.experimental_local_results(v)[0].shape.rank == 0
             return reduce(reduce_op, v, axis=None if scalar else axis)
@@ -167,6 +174,15 @@ def check_batch(batch_size: int, pairs: int, strategy: tf.distribute.Strategy) -
                         f"and there are only {pairs} training pairs")
 
 
+def check_validation(sizes: list, strategy: tf.distribute.Strategy) -> None:
+    """Refuse a validation set (``sizes``: each dataset's) smaller than the replicas: each replica needs a
+    sample of every validation step (``validation_shares``)."""
+    replicas = strategy.num_replicas_in_sync
+    if min(sizes) < replicas:
+        raise UserError(f"--val_ratio leaves {min(sizes)} validation pair(s) in a dataset, fewer than the {replicas} "
+                        f"replicas of --distribute: lower --val_ratio or add pairs")
+
+
 def steps_per_epoch(pairs: int, batch_size: int, strategy: tf.distribute.Strategy) -> int:
     """Steps in an epoch: every batch, the last partial one too; under a strategy only whole global batches."""
     return pairs // batch_size if is_distributed(strategy) else math.ceil(pairs / batch_size)
@@ -186,6 +202,38 @@ def per_replica_stream(strategy: tf.distribute.Strategy, stream: Callable, batch
             return stream(first_epoch=first_epoch, shard=shard)
         return strategy.distribute_datasets_from_function(dataset_fn)
     return from_epoch
+
+
+def validation_shares(pairs: int, batch_size: int, replicas: int) -> list:
+    """How many validation samples each replica takes at each step, ``[[samples of replica r] per step]``: steps
+    of at most ``batch_size`` where the pairs allow it, every replica at least one sample of each step (a
+    convolution on an empty share fails), shares differing by at most one. Every pair is evaluated once."""
+    steps = max(1, min(math.ceil(pairs / batch_size), pairs // replicas))
+    per_step = [pairs // steps + (step < pairs % steps) for step in range(steps)]
+    return [[n // replicas + (replica < n % replicas) for replica in range(replicas)] for n in per_step]
+
+
+def per_replica_validation(strategy: tf.distribute.Strategy, stream: Callable, pairs: list,
+                           batch_size: int) -> tuple:
+    """``(stream(pairs), its steps)`` (``data.dataset.make_dataset``'s evaluation pipeline): under a strategy
+    split over the replicas by ``validation_shares`` and distributed with ``distribute_datasets_from_function``
+    (left to itself, tf.distribute cuts an epoch's last partial batch into shares filled in order, leaving
+    replicas empty), endless, with the number of steps of one pass, which Keras cannot count; unchanged and
+    None without one."""
+    if not is_distributed(strategy):
+        return stream(pairs), None
+    replicas = strategy.num_replicas_in_sync
+    steps = validation_shares(len(pairs), batch_size, replicas)
+    shares = [n for step in steps for n in step]
+    starts = list(itertools.accumulate([0, *shares]))
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_pipeline = replicas // context.num_input_pipelines
+        mine = [j for j in range(len(shares)) if j % replicas // per_pipeline == context.input_pipeline_id]
+        reads = stream([pairs[i] for j in mine for i in range(starts[j], starts[j + 1])]).rebatch(
+            [shares[j] for j in mine])
+        return reads.repeat()  # Keras reads a given number of steps on from where the last validation stopped
+    return strategy.distribute_datasets_from_function(dataset_fn), len(steps)
 
 
 def all_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:

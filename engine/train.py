@@ -181,8 +181,8 @@ def write_run_config(config, run, weights, counts, params, teacher=None):
 def fit_phases(model, config, data, callbacks, weights, run):
     """One run from epoch ``run.done``; a fine-tune first trains with the encoder frozen for
     ``--freeze_encoder`` epochs. A resumed phase gets its optimizer state back. ``data`` is
-    ``(training stream from an epoch, validation set, steps per epoch)``."""
-    train_from, val_ds, steps = data
+    ``(training stream from an epoch, (validation set, its steps), steps per epoch)``."""
+    train_from, (val_ds, val_steps), steps = data
     frozen = min(config.freeze_encoder, config.nb_epoch) if config.finetune else 0
     for start, end, trainable in ((0, frozen, False), (frozen, config.nb_epoch, True)):
         begin = max(start, run.done)
@@ -194,8 +194,9 @@ def fit_phases(model, config, data, callbacks, weights, run):
         compile_model(model, config, (end - start) * steps, weights)
         if begin > start and not restore_optimizer(model, run.last):
             warn("the optimizer state in last.h5 does not fit this phase: it restarts")
-        model.fit(train_from(first_epoch=begin), validation_data=val_ds, initial_epoch=begin, epochs=end,
-                  steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=config.verbose)
+        model.fit(train_from(first_epoch=begin), validation_data=val_ds, validation_steps=val_steps,
+                  initial_epoch=begin, epochs=end, steps_per_epoch=steps, callbacks=callbacks, shuffle=False,
+                  verbose=config.verbose)
         if model.stop_training:
             return
 
@@ -225,12 +226,11 @@ def pooled(sets):
             [pair for _, pairs in sets.values() for pair in pairs])
 
 
-def per_set_validation(sets, config, targets, companions=False):
+def per_set_validation(sets, config, validation, strategy):
     """With several datasets, a callback adding val_<set>_iou for each one to the epoch's figures."""
     if len(sets) < 2:
         return []
-    return [PerSetValidation({name: make_dataset(val, config.input_shape, config.batch_size, training=False,
-                                                 targets=targets, companions=companions)
+    return [PerSetValidation({name: distribute.per_replica_validation(strategy, validation, val, config.batch_size)
                               for name, (_, val) in sets.items()})]
 
 
@@ -260,6 +260,7 @@ def train(config: TrainConfig):
     teacher = prepare_teacher(config)
     sets, skipped = split_sets(config.dataset_dir, config.val_ratio, config.data_split_seed, split_method(config))
     distribute.check_batch(config.batch_size, len(pooled(sets)[0]), strategy)
+    distribute.check_validation([len(val) for _, val in sets.values()], strategy)
     distribute.check_devices(config.mixed_precision, config.jit_compile, strategy)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope(), distribute.precision(config.mixed_precision):
@@ -314,8 +315,9 @@ def fit_run(config, run, sets, skipped, teacher=None):
                                    targets=targets, teacher=in_pipeline, cache=config.cache, companions=companions,
                                    copy_paste=config.copy_paste)
     train_from = distribute.per_replica_stream(strategy, train_from, config.batch_size)
-    val_ds = make_dataset(val_pairs, config.input_shape, config.batch_size, training=False, targets=targets,
-                          cache=config.cache, companions=companions)
+    validation = functools.partial(make_dataset, size=config.input_shape, batch_size=config.batch_size,
+                                   training=False, targets=targets, cache=config.cache, companions=companions)
+    val_data = distribute.per_replica_validation(strategy, validation, val_pairs, config.batch_size)
     if not run.log_dir:
         name = f"{os.path.basename(os.path.normpath(config.checkpoint_path))}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run.log_dir = os.path.join(writable_folder(config.log_dir, "--log_dir") if distribute.is_chief(strategy)
@@ -331,10 +333,11 @@ def fit_run(config, run, sets, skipped, teacher=None):
 
     def writers():  # the callbacks that write files: the chief's alone
         return [checkpoints, keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
-                PredictionImages(run.log_dir, *preview_batch(val_ds))]
-    callbacks = [SkippedSamples(skipped + skipped_photos), guard, *per_set_validation(sets, config, targets, companions),
+                PredictionImages(run.log_dir, *preview_batch(validation(val_pairs)))]
+    callbacks = [SkippedSamples(skipped + skipped_photos), guard,
+                 *per_set_validation(sets, config, validation, strategy),
                  *distribute.chief_only(writers, strategy)]
     steps = distribute.steps_per_epoch(len(train_pairs) + len(photos), config.batch_size, strategy)
-    fit_phases(student_with_teacher(run.model, config, teacher), config, (train_from, val_ds, steps), callbacks,
+    fit_phases(student_with_teacher(run.model, config, teacher), config, (train_from, val_data, steps), callbacks,
                weights, run)
     return checkpoints, guard

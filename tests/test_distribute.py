@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from data.augment import DEFAULT_SPEC, build_augmenter
-from data.dataset import find_pairs, make_dataset
+from data.dataset import find_pairs, make_dataset, split_pairs
 from data.synthetic import make_dataset as make_synthetic
 from engine import distribute
 from models.checkpoint import build, load_checkpoint, make_spec, saved_epoch
@@ -75,6 +75,23 @@ def test_global_batch_checks_and_steps():
     with pytest.raises(UserError, match=r"--batch_size=5 is the global batch and must split evenly over the 2 "
                                         r"replicas \(e.g. --batch_size=4\)"):
         distribute.check_batch(5, 100, two)
+
+
+@pytest.mark.parametrize("pairs,batch,replicas", [(3, 4, 2), (5, 4, 2), (16, 4, 2), (7, 2, 2), (9, 8, 4), (33, 8, 4)])
+def test_validation_shares_give_every_replica_a_sample_and_every_pair_once(pairs, batch, replicas):
+    """tf.distribute's own split of a last partial batch (5 pairs in 4s: [2, 2] then [1, 0]) leaves a replica
+    empty, and a convolution on no images fails."""
+    shares = distribute.validation_shares(pairs, batch, replicas)
+    assert sum(map(sum, shares)) == pairs
+    assert all(len(step) == replicas and min(step) >= 1 and max(step) - min(step) <= 1 for step in shares)
+    assert max(max(step) for step in shares) <= batch // replicas + 1
+
+
+def test_validation_smaller_than_the_replicas_is_refused():
+    two = types.SimpleNamespace(num_replicas_in_sync=2)
+    distribute.check_validation([5, 2], two)
+    with pytest.raises(UserError, match="--val_ratio leaves 1 validation pair"):
+        distribute.check_validation([5, 1], two)
 
 
 def images_of(stream, batches):
@@ -177,6 +194,23 @@ def test_two_mirrored_replicas_follow_one(tiny, tmp_path):
     assert b[0] == pytest.approx(a[0], rel=FIRST_EPOCH_RTOL)
     assert b == pytest.approx(a, rel=CURVE_RTOL), (a, b)
     assert saved_epoch(str(tmp_path / "two" / "last.h5")) == 3
+
+
+@pytest.mark.slow
+def test_mirrored_replicas_validate_a_set_that_does_not_split_evenly(tiny, tmp_path):
+    """5 validation pairs in global batches of 4 over 2 replicas: Keras averaged the first batch's uneven
+    shares to learn its shapes (AddN [2,..] != [1,..]) and tf.distribute left a replica empty in the last."""
+    _, val = split_pairs(find_pairs(os.path.join(tiny, "training")), 0.75, 8)
+    assert len(val) == 5
+    result = run_cli(["--train=True", "--weight_dir=", f"--dataset_dir={tiny}", "--input_shape=32", "--batch_size=4",
+                      "--nb_epoch=2", "--val_ratio=0.75", "--split_seed=8", "--checkpoint=1", "--verbose=2",
+                      "--log_dir=logs", "--checkpoint_path=run", "--distribute=mirrored", "--replicas=2"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "11 training and 5 validation pairs" in result.stdout
+    val_losses = [float(v) for v in re.findall(r" - val_loss: ([0-9.e+-]+)", result.stdout)]
+    assert len(val_losses) == 2 and all(np.isfinite(val_losses)), result.stdout
+    assert "ran out of data" not in result.stderr
+    assert saved_epoch(str(tmp_path / "run" / "last.h5")) == 2
 
 
 def free_port():
