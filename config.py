@@ -423,7 +423,8 @@ class ServeConfig(Checked):
     """The browser preview of ``--serve`` (engine/serve.py)."""
     weight_dir: str = TrainConfig.weight_dir
     input_shape: Optional[int] = ModesConfig.input_shape
-    port: int = flag(8000, "--serve's port on 127.0.0.1", SERVE, range="[1, 65535]")
+    port: int = flag(8000, "--serve's port on 127.0.0.1 (0: a free one; the address is printed)", SERVE,
+                     range="[0, 65535]")
 
 
 RECORDS = (ModesConfig, TrainConfig, OutputConfig, VideoConfig, ExportConfig, ServeConfig)

@@ -9,7 +9,8 @@ import os
 import sys
 
 import config
-from config import ExportConfig, OutputConfig, TrainConfig, VideoConfig, from_flags
+from config import ExportConfig, OutputConfig, ServeConfig, TrainConfig, VideoConfig, from_flags
+from engine import serve
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,9 +39,13 @@ def check_combination(parser, args):
     training = args.train or args.finetune or args.resume
     uses_model = (training or args.convert or args.android or args.evaluate or args.infer_single_img
                   or args.infer_video)
-    if not (uses_model or args.preview_augment or args.check_data):
-        parser.error("nothing to do: set --train, --finetune, --resume, --check_data, --convert, --android, --evaluate or "
-                     "--infer_single_img or --infer_video to True, or --preview_augment to N")
+    if not (uses_model or args.preview_augment or args.check_data or args.serve):
+        parser.error("nothing to do: set --train, --finetune, --resume, --check_data, --convert, --android, --evaluate, "
+                     "--infer_single_img, --infer_video or --serve to True, or --preview_augment to N")
+    if args.serve and (uses_model or args.preview_augment or args.check_data):
+        parser.error("--serve=True runs alone (it serves until stopped): set the other modes to False")
+    if args.serve and not args.weight_dir:
+        parser.error("--serve=True needs --weight_dir: the .tflite export (or .h5 checkpoint) to serve")
     if args.finetune and not args.weight_dir and not args.resume:
         parser.error("--finetune=True needs --weight_dir: the checkpoint to fine-tune")
     if uses_model and not training and not args.weight_dir:
@@ -56,6 +61,8 @@ def check_combination(parser, args):
 
 def run(args):
     """Dispatch to the packages that do the work; returns the process exit status."""
+    if args.serve:  # alone (check_combination); a .tflite is served without TensorFlow
+        return serve.serve(from_flags(ServeConfig, args), from_flags(ExportConfig, args))
     from utils import native_stderr_muted
 
     with native_stderr_muted():

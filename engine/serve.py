@@ -4,11 +4,13 @@ The page runs the model in MediaPipe Tasks' ImageSegmenter (npm's @mediapipe/tas
 web/package-lock.json and installed with ``npm ci --prefix web``); this server hands out the page, the
 model and MediaPipe's bundle and wasm files from web/node_modules, and nothing else.
 """
+import dataclasses
 import http.server
 import json
 import os
 import sys
 
+from config import ExportConfig, ServeConfig
 from utils import UserError
 
 WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
@@ -29,15 +31,17 @@ def check_web_assets():
                         f"run npm ci --prefix {os.path.relpath(WEB)}")
 
 
-def tflite_to_serve(weights, export):
-    """The ``.tflite`` file to serve for ``--weight_dir``: itself, or for a ``.h5`` checkpoint what
-    ``export(weights)`` (the exporter) writes; a UserError names the flag otherwise."""
+def tflite_to_serve(weights, export: ExportConfig):
+    """The ``.tflite`` file to serve for ``--weight_dir``: itself, or for a ``.h5`` checkpoint the float32
+    ``NAME.tflite`` that ``--convert`` writes with ``export``'s settings; a UserError names the flag otherwise."""
     if not os.path.isfile(weights):
         raise UserError(f"--weight_dir: no such file: {weights}")
     if weights.endswith(".tflite"):
         return weights
     if weights.endswith(".h5"):
-        return export(weights)
+        from convert import tflite  # TensorFlow: only a checkpoint needs it
+        return tflite.convert(weights, dataclasses.replace(export, quantize=("float32",), android=False,
+                                                           refiner_size=None))[0]
     raise UserError(f"--weight_dir: {weights} is neither a .tflite export nor a .h5 checkpoint")
 
 
@@ -52,12 +56,12 @@ def routes(model_path):
     return table, json.dumps({"model": model_url}).encode()
 
 
-def handler(table, config):
+def handler(table, page_config):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             path = self.path.split("?", 1)[0]
             if path == "/config.json":
-                self.reply(200, ".json", config)
+                self.reply(200, ".json", page_config)
             elif path in table:
                 with open(table[path], "rb") as f:
                     self.reply(200, os.path.splitext(table[path])[1], f.read())
@@ -79,16 +83,16 @@ def handler(table, config):
     return Handler
 
 
-def serve(weights, port, export):
-    """Serve the page with ``weights`` (a ``.tflite``, or a ``.h5`` exported first by ``export``) on
-    127.0.0.1:``port`` (0: a free port) until interrupted."""
+def serve(config: ServeConfig, export: ExportConfig = ExportConfig()):
+    """Serve the page with ``config.weight_dir`` (a ``.tflite``, or a ``.h5`` exported first, see
+    ``tflite_to_serve``) on 127.0.0.1:``config.port`` (0: a free port) until interrupted."""
     check_web_assets()
-    model_path = tflite_to_serve(weights, export)
-    table, config = routes(os.path.abspath(model_path))
+    model_path = tflite_to_serve(config.weight_dir, export)
+    table, page_config = routes(os.path.abspath(model_path))
     try:
-        server = http.server.ThreadingHTTPServer((HOST, port), handler(table, config))
+        server = http.server.ThreadingHTTPServer((HOST, config.port), handler(table, page_config))
     except OSError as err:
-        raise UserError(f"--port: cannot listen on {HOST}:{port} ({err.strerror})") from None
+        raise UserError(f"--port: cannot listen on {HOST}:{config.port} ({err.strerror})") from None
     print(f"serving the preview of {model_path} at http://{HOST}:{server.server_address[1]}/ (Ctrl+C stops)",
           flush=True)
     with server:

@@ -60,7 +60,7 @@ def test_last_value_wins():
     (["--copy_paste=1.5", "--train=True"], "--copy_paste"),
     (["--model=resnet", "--train=True"], "--model"),
     (["--quantize=float8", "--convert=True"], "--quantize"),
-    (["--port=0", "--train=True"], "--port"),
+    (["--port=-1", "--train=True"], "--port"),
     ([], "nothing to do"),
     (["--finetune=True", "--weight_dir="], "--finetune"),
     (["--infer_single_img=True"], "--img_path"),

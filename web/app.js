@@ -21,12 +21,12 @@ const state = {
   prior: null,
   delegate: new URLSearchParams(location.search).get("delegate") === "GPU" ? "GPU" : "CPU",
   source: null, // the <video> or ImageBitmap on screen
+  sourceName: "", // "webcam" or the file's name
   stream: null, // the webcam's, stopped when another source is chosen
   picture: null,
   timestamp: 0,
   frames: 0, // segmented since the page opened
-  frameTimes: [], // when the frames of the last FPS_WINDOW_MS were done
-  segmentMs: 0,
+  recent: [], // { end, ms }: when each frame of the last FPS_WINDOW_MS was done, and its segmentation's time
   last: null, // the latest frame, its person probability and category mask (window.preview reads them)
 };
 
@@ -101,14 +101,14 @@ function processFrame(source) {
     for (let i = 0; i < person.length; i++) pixels[i] = (Math.round(255 * person[i]) << 24) | 0xffffff;
     maskContext.putImageData(alpha, 0, 0);
     const category = result.categoryMask.getAsUint8Array().slice();
-    state.last = { frame, person: person.slice(), category, model: state.model };
+    state.last = { frame, person: person.slice(), category, model: state.model, source: state.sourceName };
     state.prior = state.last.person;
   });
   const end = performance.now();
-  state.segmentMs = end - start;
   state.frames += 1;
-  state.frameTimes = state.frameTimes.filter((t) => t > end - FPS_WINDOW_MS).concat(end);
-  element("fps").textContent = `${fps().toFixed(1)} FPS · segmentation ${state.segmentMs.toFixed(1)} ms`;
+  state.recent = state.recent.filter((frame) => frame.end > end - FPS_WINDOW_MS).concat({ end, ms: end - start });
+  const meanMs = state.recent.reduce((sum, frame) => sum + frame.ms, 0) / state.recent.length;
+  element("fps").textContent = `${fps().toFixed(1)} FPS · segmentation ${meanMs.toFixed(1)} ms`;
   composite();
 }
 
@@ -120,8 +120,8 @@ function feedPrior(frame) {
 }
 
 function fps() {
-  const times = state.frameTimes;
-  return times.length < 2 ? 0 : (1000 * (times.length - 1)) / (times[times.length - 1] - times[0]);
+  const recent = state.recent;
+  return recent.length < 2 ? 0 : (1000 * (recent.length - 1)) / (recent[recent.length - 1].end - recent[0].end);
 }
 
 function drawCover(context, image) {
@@ -159,11 +159,13 @@ function composite() {
   outputContext.drawImage(personCanvas, 0, 0);
 }
 
-function show(source) {
+function show(source, name) {
   if (state.source instanceof HTMLVideoElement) state.source.pause();
   state.stream?.getTracks().forEach((track) => track.stop());
   state.stream = null;
   state.source = source;
+  state.sourceName = name;
+  element("source-name").textContent = name;
   state.last = null;
   state.prior = null;
   if (source instanceof ImageBitmap) {
@@ -196,7 +198,7 @@ async function startCamera() {
     const video = videoElement();
     video.srcObject = stream;
     await video.play();
-    show(video);
+    show(video, "webcam");
     state.stream = stream;
   } catch (error) {
     setStatus(`no webcam (${error.message}): choose a video or photo file`);
@@ -206,13 +208,13 @@ async function startCamera() {
 async function openMedia(file) {
   try {
     if (file.type.startsWith("image/")) {
-      show(await createImageBitmap(file));
+      show(await createImageBitmap(file), file.name);
       return;
     }
     const video = videoElement();
     video.src = URL.createObjectURL(file);
     await video.play();
-    show(video);
+    show(video, file.name);
   } catch (error) {
     setStatus(`${file.name} cannot be shown: ${error.message ?? error}`);
   }
@@ -248,6 +250,7 @@ window.preview = {
       person: base64(new Uint8Array(last.person.buffer)),
       category: base64(last.category),
       model: last.model,
+      source: last.source,
       output: base64(new Uint8Array(outputContext.getImageData(0, 0, output.width, output.height).data.buffer)),
     };
   },
