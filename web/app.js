@@ -31,6 +31,8 @@ const state = {
 };
 
 const setStatus = (text) => { element("status").textContent = text; };
+// An error in one line: MediaPipe's carry a trace of its C++ sources after the message.
+const describe = (error) => String(error?.message ?? error).split(/\s*=== Source Location Trace/)[0];
 
 // The model's input channels, from the .tflite flatbuffer (TFLite's schema.fbs):
 // Model.subgraphs[0] -> SubGraph.inputs[0] -> SubGraph.tensors[that] -> Tensor.shape, last entry.
@@ -68,7 +70,7 @@ async function loadModel(fileset, bytes, name) {
     setStatus("running");
     if (state.source instanceof ImageBitmap) processFrame(state.source);
   } catch (error) {
-    setStatus(`${name} did not load (the previous model stays): ${error.message ?? error}`);
+    setStatus(`${name} did not load (the previous model stays): ${describe(error)}`);
   }
 }
 
@@ -166,6 +168,7 @@ function show(source, name) {
   state.source = source;
   state.sourceName = name;
   element("source-name").textContent = name;
+  if (state.segmenter) setStatus("running");
   state.last = null;
   state.prior = null;
   if (source instanceof ImageBitmap) {
@@ -177,7 +180,7 @@ function show(source, name) {
     try {
       processFrame(source);
     } catch (error) {
-      setStatus(`segmentation failed: ${error.message ?? error}`);
+      setStatus(`segmentation failed: ${describe(error)}`);
     }
     source.requestVideoFrameCallback(onFrame);
   };
@@ -201,7 +204,7 @@ async function startCamera() {
     show(video, "webcam");
     state.stream = stream;
   } catch (error) {
-    setStatus(`no webcam (${error.message}): choose a video or photo file`);
+    setStatus(`no webcam (${describe(error)}): choose a video or photo file`);
   }
 }
 
@@ -216,7 +219,7 @@ async function openMedia(file) {
     await video.play();
     show(video, file.name);
   } catch (error) {
-    setStatus(`${file.name} cannot be shown: ${error.message ?? error}`);
+    setStatus(`${file.name} cannot be shown: ${describe(error)}`);
   }
 }
 
@@ -280,4 +283,4 @@ async function main() {
   await startCamera();
 }
 
-main().catch((error) => setStatus(`error: ${error.message ?? error}`));
+main().catch((error) => setStatus(`error: ${describe(error)}`));
