@@ -41,10 +41,15 @@ Real clips print one table for all clips together (frame-weighted), one per clip
 frames where one row loses most IoU against another (``--sheet_row``, ``--sheet_against``; by default the
 first 4-channel row against the first 3-channel row without smoothing): where the prior lags.
 
+``--flow_check SIZE`` runs no model: on each real clip it moves the truth of the frame before onto each
+frame with the motion compensation at model size SIZE, at each ``--flow_scale``, and prints its IoU with
+that frame's truth: how close a perfect prior comes after the flow, the floor of what a prior can lag.
+
 ``--ema A`` adds each model again with ``--temporal_smoothing=A``. A model that carries
 something from frame to frame (a prior, a smoothed probability) runs with ``--motion_compensation`` as
 ``--infer_video`` does by default, and again without it ("motion compensated: no"), unless ``--motion on``
-or ``off`` keeps one. ``--json OUT`` writes every row's figures: for real clips a list of rows, each with
+or ``off`` keeps one; ``--flow_scale S`` (repeatable) runs the motion-compensated rows with the flow at S
+times the model's size (default: ``--infer_video``'s). ``--json OUT`` writes every row's figures: for real clips a list of rows, each with
 its ``name``, ``iou``, ``dtssd``, ``flicker``, ``flips`` and ``fps`` over all clips, and the same per clip
 (``clips``, with each frame's IoU) and per group (``groups``).
 """
@@ -97,6 +102,9 @@ def parse_args():
     p.add_argument("--frames", type=int, default=60, help="frames per clip")
     p.add_argument("--size", type=parse_size, default=(480, 640), help="frame WIDTHxHEIGHT (default 480x640)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flow_check", type=int, default=0, metavar="SIZE",
+                   help="real clips, no model: how well the motion compensation at this model size moves a "
+                        "perfect prior (the truth of the frame before) onto each frame, at each --flow_scale")
     p.add_argument("--json", default="", help="also write the figures to this file")
     args = p.parse_args()
     if not args.dataset_dir and not args.real_clips:
@@ -344,6 +352,38 @@ def real_results(args, rows: dict) -> dict:
     return results
 
 
+def flow_check(frames: np.ndarray, truths: np.ndarray, size: int, scale: float) -> list:
+    """Per frame pair: IoU of the truth of frame t-1, moved onto frame t by the Segmenter's motion compensation
+    at model size ``size`` (None: not moved), against the truth of frame t, both at that size (>= 0.5)."""
+    perfect = FrameModel(lambda batch: batch[0, ..., -1], size, WITH_PRIOR)  # its prior is all it needs
+    segmenter = Segmenter(perfect, 0.0, scale is not None, scale or FLOW_SCALE)
+    ious = []
+    for t, (frame, truth) in enumerate(zip(frames, truths)):
+        small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+        truth_small = cv2.resize(truth, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        segmenter.follow_motion(frame, small)
+        if t:
+            ious.append(iou(segmenter.previous >= 0.5, truth_small >= 0.5))
+        segmenter.previous = truth_small
+    return ious
+
+
+def print_flow_check(args) -> dict:
+    scales = [None] + (args.flow_scale or [1.0, FLOW_SCALE])
+    names = ["not moved"] + [f"flow at {s:g}x" for s in scales[1:]]
+    figures = {}
+    for clip, folder in real_clip_folders(args.real_clips, args.only).items():
+        frames, truths = read_real_clip(folder)
+        figures[clip] = {n: flow_check(frames, truths, args.flow_check, s) for n, s in zip(names, scales)}
+    print(f"a perfect prior moved onto the next frame at {args.flow_check}x{args.flow_check}: mean IoU with that "
+          f"frame's truth (worst pair)\n")
+    print("| clip | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    for clip, by_name in list(figures.items()) + [("all", {n: sum((f[n] for f in figures.values()), [])
+                                                           for n in names})]:
+        print(f"| {clip} | " + " | ".join(f"{np.mean(v):.4f} ({min(v):.3f})" for v in by_name.values()) + " |")
+    return figures
+
+
 def sheet_tile(frame: np.ndarray, truth: np.ndarray, worse: np.ndarray, better: np.ndarray, caption: str):
     """One frame, cropped around the person: red where the row is wrong and the other right, blue the other
     way round, yellow where both are wrong, the ground truth's outline in white."""
@@ -422,6 +462,14 @@ def synthetic_results(args, rows: dict) -> dict:
 
 def main():
     args = parse_args()
+    if args.flow_check:
+        if not args.real_clips:
+            raise SystemExit("--flow_check needs --real_clips")
+        figures = print_flow_check(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"args": vars(args), "flow_check": figures}, f, indent=2)
+        return
     rows = subjects(args)
     report = {"args": vars(args)}
     if args.dataset_dir:
