@@ -75,7 +75,8 @@ def run(args):
     training = args.train or args.finetune or args.resume
     if training:  # before any TensorFlow op: MultiWorkerMirroredStrategy and --replicas need that
         distribute.strategy_for(args.distribute, args.replicas)
-    status = check.check_data(args.dataset_dir, args.val_ratio, args.seed) if args.check_data else 0
+    status = check.check_data(args.dataset_dir, args.val_ratio, from_flags(TrainConfig, args).data_split_seed) \
+        if args.check_data else 0
     train_size = args.input_shape or config.TRAINING_INPUT_SHAPE  # later modes: the checkpoint's own size unless given
     if args.preview_augment:
         preview.preview_augment(args.dataset_dir, args.augment, args.preview_augment, train_size, args.seed,

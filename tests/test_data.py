@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import main
 from data.dataset import dataset_dirs, find_pairs, make_dataset, oversampled, split_pairs, weighted_dirs
 from data.synthetic import make_dataset as make_synthetic
 from utils import UserError
@@ -51,6 +52,15 @@ def test_the_shuffle_split_of_earlier_runs_is_kept(pairs):
     train, val = split_pairs(pairs, 0.8, seed=3, method="shuffle")
     assert (len(train), len(val)) == (16, 4) and sorted(train + val) == pairs
     assert train[:3] == [pairs[i] for i in (8, 3, 6)]
+
+
+def test_check_data_splits_as_training_does_with_split_seed(tmp_path, capsys):
+    root = make_synthetic(str(tmp_path / "set"), train=10, test=2, size=32)
+    pairs = find_pairs(os.path.join(root, "training"))
+    validation = {seed: len(split_pairs(pairs, 0.8, seed)[1]) for seed in (42, 3)}
+    assert validation[42] != validation[3]  # --seed=42 (the default) and --split_seed=3 split differently
+    assert main.main(["--check_data=True", f"--dataset_dir={root}", "--split_seed=3"]) == 0
+    assert f"training {10 - validation[3]}, validation {validation[3]}, testing 2 usable" in capsys.readouterr().out
 
 
 def test_split_refuses_empty_validation(pairs):
