@@ -152,3 +152,36 @@ def test_tflite_without_sidecar_is_one_line(workdir, tmp_path):
     assert result.returncode == 2 and "sidecar" in error_lines(result.stderr)[0]
     with pytest.raises(UserError, match="no such file"):
         read_sidecar(str(tmp_path / "missing.tflite"))
+
+
+def near_threshold_logits(seed, margin=1e-4):
+    """A 1x1 convolution to two logits that differ by about ``margin``: a barely trained network's outputs."""
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(size=(3, 1)).astype(np.float32)
+    model = keras.Sequential([keras.Input((16, 16, 3), batch_size=1), keras.layers.Conv2D(2, 1, use_bias=False)])
+    model.layers[0].set_weights([np.concatenate([kernel, kernel + margin * rng.normal(size=(3, 1))], 1)[None, None]])
+    return model
+
+
+def test_parity_accepts_a_float16_file_whose_masks_flip_only_at_the_threshold():
+    """float16 rounds each logit by ~1e-3 here, more than the two logits differ: half the mask flips, yet the
+    outputs agree to the rounding. Masks are compared only where Keras decides beyond the expected error."""
+    model = near_threshold_logits(0)
+    batches = [np.random.default_rng(i).uniform(size=(1, 16, 16, 3)).astype(np.float32) for i in range(2)]
+    reference = {"logits": [model(b).numpy() for b in batches]}
+    check = tflite.parity(tflite.to_tflite(model, "float16"), reference, batches, "logits", "float16")
+    flipped = [(tflite.decision(LiteRTModel(model_content=tflite.to_tflite(model, "float16"))(b), "logits") > 0) !=
+               (tflite.decision(r, "logits") > 0) for b, r in zip(batches, reference["logits"])]
+    assert np.mean(flipped) > 0.01  # the old rule (mask IoU >= 0.99 on every pixel) refused this file
+    assert check["passed"] and check["max_abs_diff"] <= check["max_abs_diff_allowed"], check
+    assert check["compared_pixels"] < 0.01 and "max |diff|" in check["why"] and "of pixels" in check["why"]
+    assert "farther than that error from the threshold" in check["rule"]
+
+
+def test_parity_refuses_another_network():
+    model, other = near_threshold_logits(0, margin=1.0), near_threshold_logits(1, margin=1.0)
+    batches = [np.random.default_rng(i).uniform(size=(1, 16, 16, 3)).astype(np.float32) for i in range(2)]
+    reference = {"logits": [model(b).numpy() for b in batches]}
+    for variant in ("float32", "float16", "dynamic_int8"):
+        check = tflite.parity(tflite.to_tflite(other, variant), reference, batches, "logits", variant)
+        assert not check["passed"] and check["mask_iou"] < check["min_mask_iou"], (variant, check)
