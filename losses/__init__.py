@@ -78,7 +78,8 @@ class LossTerm(keras.metrics.Mean):
         self.term, self.options = term, dict(options or {})
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(TERMS[self.term](y_true, logit_of(foreground(y_pred)), **self.options))
+        return super().update_state(TERMS[self.term](y_true, logit_of(foreground(y_pred)), **self.options),
+                                    sample_weight=sample_weight)
 
     def get_config(self):
         return {**super().get_config(), "term": self.term, "options": self.options}

@@ -1,4 +1,5 @@
-"""Metrics that accumulate per image, then reduce, so batch size never changes a score."""
+"""Metrics that accumulate per image, then reduce, so batch size never changes a score; an image counts by its
+sample weight (0 for a photo without a matte, which trains only through a teacher's labels)."""
 import keras
 from keras import ops
 
@@ -25,7 +26,7 @@ class ForegroundIoU(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(foreground_iou_per_image(y_true, y_pred))
+        return super().update_state(foreground_iou_per_image(y_true, y_pred), sample_weight=sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="portrait")
@@ -37,4 +38,5 @@ class PixelAccuracy(keras.metrics.Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         truth, pred = _binary(y_true, y_pred)
-        return super().update_state(ops.mean(ops.cast(truth == pred, "float32"), axis=(1, 2, 3)))
+        return super().update_state(ops.mean(ops.cast(truth == pred, "float32"), axis=(1, 2, 3)),
+                                    sample_weight=sample_weight)

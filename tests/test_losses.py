@@ -177,3 +177,19 @@ def test_person_logit_is_the_probability_s_logit(activation):
     model = models.create("lightnet", 32, activation=activation)
     out = model(np.random.default_rng(2).random((1, 32, 32, 3), np.float32))
     assert np.allclose(tf.sigmoid(out["person_logit"]), out["mask"][..., -1:], atol=1e-5)
+
+
+def test_metrics_count_each_image_by_its_sample_weight():
+    """A teacher-only photo (--unlabeled_dir) has an all-background matte and sample weight 0: the training IoU,
+    accuracy and loss terms must not score it as an empty matte."""
+    truth = np.zeros((2, 4, 4, 1), np.float32)
+    truth[0, :2] = 1.0  # the labelled image: its top half is the person
+    person = np.zeros((2, 4, 4), np.float32)
+    person[:, :2] = 0.9  # both predicted as that top half
+    probs = np.stack([1 - person, person], -1)
+    weight = np.array([1.0, 0.0], np.float32)
+    for metric in mask_metrics("combined"):
+        labelled_only = type(metric).from_config(metric.get_config())
+        labelled_only.update_state(truth[:1], probs[:1])
+        metric.update_state(truth, probs, sample_weight=weight)
+        assert float(metric.result()) == pytest.approx(float(labelled_only.result()), rel=1e-6), metric.name
