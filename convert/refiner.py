@@ -26,6 +26,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from convert import metadata
+from convert.converter import to_tflite
 from convert.gpu import gpu_problems
 from convert.sidecar import write_sidecar
 from data.dataset import decode_image, find_pairs
@@ -435,8 +436,6 @@ def export(stem: str, width: int, height: int, band, model, dataset_dir: str, we
     """``NAME_refiner.tflite`` for photos of width x height and ``model``'s probabilities (its sidecar and
     metadata included), checked against postprocess/refine.py; nothing is written here. ``exported``: the model
     files written beside it."""
-    from convert.tflite import to_tflite  # convert.tflite imports this module
-
     size, band = model.input_shape[1], band or default_band((height, width))
     path, model_file = f"{stem}_refiner.tflite", paired_file(stem, list(exported))
     graph = to_tflite(build_refiner(height, width, size, band))

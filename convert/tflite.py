@@ -7,10 +7,7 @@ float16, logits, static 1 x S x S x 3 input, every op on the GPU delegate's list
 Every file takes float32 RGB in [0, 1], carries TFLite model metadata that MediaPipe Tasks' ImageSegmenter
 reads (convert/metadata.py), and gets a sidecar ``NAME.json`` (convert/sidecar.py).
 """
-import contextlib
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import keras
@@ -19,6 +16,7 @@ import tensorflow as tf
 
 from config import TRAINED_MODELS, VARIANTS, ExportConfig
 from convert import metadata, refiner
+from convert.converter import to_tflite
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, output_kind, write_sidecar
 from data.dataset import dataset_dirs, decode_image, find_pairs
@@ -27,7 +25,7 @@ from data.synthetic import portrait
 from models.channels import with_prior_batches
 from models.checkpoint import build, load_checkpoint, mask_model
 from models.predictors import LiteRTModel, foreground
-from utils import RunStopped, UserError, native_stderr_muted, warn, writable_folder, write_bytes
+from utils import RunStopped, UserError, warn, writable_folder, write_bytes
 
 # The error each variant is expected to bring, as a share of the output's scale (the logits' largest |value|,
 # 1 for probabilities): max |diff| must stay within it, and masks are compared only where the Keras output is
@@ -86,21 +84,6 @@ def two_sigmoids(model):
     folded.set_weights([kernel @ difference, bias @ difference])
     x = logits(x)
     return keras.Model(model.input, keras.layers.Activation("sigmoid", name="probs")(x), name=model.name)
-
-
-def to_tflite(model, variant="float32", calibration=()):
-    """Convert a Keras model to a .tflite flatbuffer (converter chatter kept off stdout)."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if variant != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if variant == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if variant == "int8":
-        converter.representative_dataset = lambda: ([batch] for batch in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with contextlib.redirect_stdout(io.StringIO()), native_stderr_muted(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return converter.convert()
 
 
 def image_batches(dataset_dir, splits, size, limit):
