@@ -11,6 +11,15 @@ from data.synthetic import make_dataset, portrait
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(REPO, "main.py")
 SEED_INFER_IMAGE = "./dataset/selfie/training/00694.png"
+SHARED = os.path.join(REPO, "..", "shared")
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.shared_data("datasets", "eg1800")``: the test needs ../shared/datasets/eg1800 and is
+    skipped, saying so, when it is absent."""
+    for marker in item.iter_markers("shared_data"):
+        if not os.path.exists(os.path.join(SHARED, *marker.args)):
+            pytest.skip(f"{os.path.join('..', 'shared', *marker.args)} is absent")
 
 
 def run_cli(args, cwd, timeout=600, env=None):

@@ -19,7 +19,7 @@ SIZE = 64
 WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "weights")
 V2_035 = os.path.join(WEIGHTS, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
 V2_050 = os.path.join(WEIGHTS, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5")
-needs_weights = pytest.mark.skipif(not os.path.isfile(V2_035), reason="../shared/weights is absent")
+needs_weights = pytest.mark.shared_data("weights", os.path.basename(V2_035))
 APPLICATIONS = [name for name in encoders.names() if name != encoders.OWN]  # every --encoder choice
 QUICK = ("mobilenetv2_035", "mobilenetv3small_100")  # the rest of the registry runs with the slow tests
 

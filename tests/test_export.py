@@ -38,7 +38,7 @@ def test_foreground_decodes_every_output_kind():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(EG1800), reason="../shared/datasets is absent")
+@pytest.mark.shared_data("datasets", "eg1800")
 def test_every_variant_with_sidecars_and_android(confident, workdir):
     """Real photos: the int8 variant is calibrated on them (a synthetic set's ranges do not fit the shipped
     model's features, and its int8 file then fails the parity check, as it should)."""

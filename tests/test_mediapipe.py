@@ -59,12 +59,8 @@ def segmented(seg, image):
 
 
 def photos():
-    """Up to PHOTOS eg1800 test photos, else synthetic portraits, as uint8 RGB arrays."""
-    paths = sorted(glob.glob(os.path.join(EG1800_TESTING, "*.jpg")))[:PHOTOS]
-    if paths:
-        return [read_image(path) for path in paths]
-    rng = np.random.default_rng(0)
-    return [portrait(rng, 400, 300)[0] for _ in range(4)]
+    """Up to PHOTOS eg1800 test photos as uint8 RGB arrays (tests using them are marked shared_data)."""
+    return [read_image(path) for path in sorted(glob.glob(os.path.join(EG1800_TESTING, "*.jpg")))[:PHOTOS]]
 
 
 def iou(masks, others):
@@ -128,11 +124,12 @@ def test_mediapipe_reads_the_shipped_metadata(vision, name, activation):
     assert options.Activation() == activation
 
 
-@pytest.mark.skipif(not os.path.isfile(SELFIE_SEGMENTER), reason="../shared/peers is absent")
+@pytest.mark.shared_data("peers", "models", "kop12", "selfie_segmenter.tflite")
 def test_metadata_fills_every_field_that_mediapipes_selfie_segmenter_fills(vision):
     assert filled(parsed(SELFIE_SEGMENTER)) <= filled(parsed(shipped("initial_android.tflite")))
 
 
+@pytest.mark.shared_data("datasets", "eg1800", "testing")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_mediapipe_masks_match_ours_at_the_models_input_size(vision, name):
     size = LiteRTModel(shipped(name)).input["shape"][1]
@@ -140,6 +137,7 @@ def test_mediapipe_masks_match_ours_at_the_models_input_size(vision, name):
     assert category >= MIN_IOU and confidence >= MIN_IOU
 
 
+@pytest.mark.shared_data("datasets", "eg1800", "testing")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_mediapipe_masks_match_ours_at_the_photos_size(vision, name):
     category, confidence = agreement(vision, shipped(name), photos())

@@ -28,7 +28,7 @@ from utils import UserError
 
 SIZE = 64
 V2_035 = os.path.join(REPO, "..", "shared", "weights", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
-needs_weights = pytest.mark.skipif(not os.path.isfile(V2_035), reason="../shared/weights is absent")
+needs_weights = pytest.mark.shared_data("weights", os.path.basename(V2_035))
 
 
 def rgb_and_prior(seed=0, size=SIZE):

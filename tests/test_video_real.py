@@ -126,10 +126,8 @@ def test_pairs_keep_every_nth_frame_whole_and_zoomed(tmp_path):
     assert record["every"] == 3 and len(record["pairs"]) == 6
 
 
-@pytest.mark.shared_data
+@pytest.mark.shared_data("datasets", "davis_people")
 def test_davis_clips_read_with_their_mattes():
-    if not os.path.isdir(DAVIS):
-        pytest.skip("../shared/datasets/davis_people is absent")
     frames, truths = read_real_clip(os.path.join(DAVIS, "clips", "rollerblade"))
     assert frames.shape == (35, 480, 854, 3) and truths.shape == (35, 480, 854)
     assert 0.01 < (truths >= 128).mean() < 0.2
