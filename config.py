@@ -22,7 +22,10 @@ from utils import UserError
 
 TRAINED_MODELS = "./trained_models"
 TRAINING_INPUT_SHAPE = 256
+RGB, WITH_PRIOR = 3, 4  # a model's input channels: RGB, or RGB + the previous frame's mask (video models)
 GUIDED_SUBSAMPLE = 4  # postprocess/refine.py's guided filter fits on the photo shrunk this many times
+WORK_PIXELS = 500_000  # above this, the guided filter's fit, foreground estimation and blur run shrunk to it
+BAND_FRACTION = 0.01  # --trimap_band's default: the refined band's half-width as a share of the short side
 REFINER_MIN_SIDE = 32  # a --refiner_size side below this leaves no trimap band
 
 MODELS = ("lightnet", "lightnet_ctx", "lightnet_deep", "mattingnet")
@@ -322,7 +325,7 @@ class TrainConfig(Checked):
                               "only", DISTILL, metavar="PATH", on_resume=FIXED)
     input_channels: Optional[int] = flag(
         None, "input of a fresh model: 3 (RGB) or 4 (RGB + prior mask); with a 3-channel --weight_dir, 4 widens it "
-        "(channel 4's weights zero); a checkpoint remembers it", VIDEO, type=int, choices=(3, 4), on_resume=FIXED,
+        "(channel 4's weights zero); a checkpoint remembers it", VIDEO, type=int, choices=(RGB, WITH_PRIOR), on_resume=FIXED,
         shown="3 for a fresh model; a checkpoint's own")
     prior_shift: float = flag(0.01, "4-channel training: simulated prior's largest shift, a share of the side", VIDEO,
                               range="[0, 0.5)", on_resume=FIXED)
@@ -376,7 +379,7 @@ class OutputConfig(Checked):
                        choices=REFINERS)
     trimap_band: Optional[int] = flag(None, "refine only within PX pixels either side of the predicted outline",
                                       OUTPUT, type=int, range="[1, inf)", metavar="PX",
-                                      shown="2% of the photo's short side")
+                                      shown=f"{BAND_FRACTION:.0%} of the photo's short side")
     background: str = flag("", "with --infer_single_img: also write <stem>_composite.jpg, the person over this image "
                            "(scaled to cover the photo), colour, or the photo's own background blurred", OUTPUT,
                            metavar="PATH|#RRGGBB|blur")

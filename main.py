@@ -59,18 +59,27 @@ def check_combination(parser, args):
         parser.error("--infer_video=True needs --video_path (a video file, or a webcam index such as 0)")
 
 
+def needs_tensorflow(args):
+    """Everything but running a ``.tflite`` on photos needs TensorFlow; that alone starts in a second."""
+    return not (args.infer_single_img and args.weight_dir.endswith(".tflite") and not any(
+        (args.train, args.finetune, args.resume, args.check_data, args.preview_augment, args.convert, args.android,
+         args.evaluate, args.infer_video, args.serve)))
+
+
 def run(args):
     """Dispatch to the packages that do the work; returns the process exit status."""
     if args.serve:  # alone (check_combination); a .tflite is served without TensorFlow
         return serve.serve(from_flags(ServeConfig, args), from_flags(ExportConfig, args))
     from utils import native_stderr_muted
 
-    with native_stderr_muted():
-        import tensorflow as tf
+    if needs_tensorflow(args):
+        with native_stderr_muted():
+            import tensorflow as tf
 
-        tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
-    from convert import tflite
-    from engine import check, distribute, evaluate, infer, preview, train, video
+            tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
+        from convert import tflite
+        from engine import check, distribute, evaluate, preview, train, video
+    from engine import infer
 
     training = args.train or args.finetune or args.resume
     if training:  # before any TensorFlow op: MultiWorkerMirroredStrategy and --replicas need that
@@ -93,7 +102,7 @@ def run(args):
     if args.evaluate:
         evaluate.evaluate(weights, args.dataset_dir, output)
     if args.infer_single_img:
-        infer.infer_single_image(weights, args.img_path, output)
+        infer.infer_photos(weights, args.img_path, output)
     if args.infer_video:
         video.infer_video(weights, from_flags(VideoConfig, args))
     return status

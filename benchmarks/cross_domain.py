@@ -36,7 +36,7 @@ def score_set(subjects, folder):
     inter, union = dict.fromkeys(subjects, 0), dict.fromkeys(subjects, 0)
     iterator, _ = decoded_test_pairs(folder)
     for image, matte, _, _ in iterator:
-        truth = matte[..., 0] >= 128 / 255
+        truth = matte >= 128 / 255
         for name, alpha in subjects.items():
             pred = alpha(image) >= 0.5
             per_image[name].append(iou(truth, pred))

@@ -49,7 +49,7 @@ def main():
     union = dict.fromkeys(subjects, 0)
     iterator, _ = decoded_test_pairs(args.dataset_dir)
     for image, matte, _, _ in iterator:
-        truth = matte[..., 0] >= 128 / 255
+        truth = matte >= 128 / 255
         distance = outline_distance(truth)
         for name, alpha in subjects.items():
             pred = alpha(image) >= 0.5

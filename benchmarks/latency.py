@@ -41,8 +41,7 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from benchmarks.subjects import ours  # noqa: E402
 from convert.metadata import check_metadata  # noqa: E402
-from data.dataset import find_pairs  # noqa: E402
-from data.preprocess import resize_image  # noqa: E402
+from data.dataset import find_pairs, resize_image  # noqa: E402
 from engine.evaluate import decoded_test_pairs, iou  # noqa: E402
 from models.predictors import foreground, read_sidecar, sidecar_path  # noqa: E402
 from utils import UserError  # noqa: E402
@@ -170,7 +169,7 @@ def agreement(subject, pairs):
     counts = {(mask, where): np.zeros(2) for mask in MASKS for where in ("photo", "input")}
     truths = {("truth", who): [] for who in ("ours", "category")}
     for photo, matte, _, _ in decoded_test_pairs(None, pairs)[0]:
-        truth = matte[..., 0] >= 128 / 255
+        truth = matte >= 128 / 255
         for where, image in (("photo", photo), ("input", at_input_size(photo, subject.size))):
             mine = alpha(image) >= 0.5
             for mask in MASKS:

@@ -60,7 +60,7 @@ def score_all(subjects, refiners, dataset_dir, band, limit):
     soft = soft_mattes(pairs)
     iterator, count = decoded_test_pairs(dataset_dir, pairs)
     for _, (image, matte, _, _) in zip(range(limit or count), iterator):
-        truth, image_band = matte[..., 0], band or default_band(image.shape)
+        truth, image_band = matte, band or default_band(image.shape)
         sizes[f"{image.shape[1]}×{image.shape[0]}"] += 1
         for name, predict in subjects.items():
             alpha = predict(image)

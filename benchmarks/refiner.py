@@ -23,18 +23,17 @@ import time
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from benchmarks.latency import median_ms  # noqa: E402
-from data.preprocess import normalize, resize_image  # noqa: E402
 from engine.evaluate import decoded_test_pairs, score  # noqa: E402
 from convert.refiner import OFF_BY, feed, interpreter_for, run  # noqa: E402
-from postprocess.refine import refine  # noqa: E402
-from models.predictors import litert_predictor, sidecar_path  # noqa: E402
+from engine.segmenter import Segmenter  # noqa: E402
+from postprocess.refine import refine, upsample  # noqa: E402
+from models.predictors import sidecar_path  # noqa: E402
 
 
 def parse_args():
@@ -78,15 +77,15 @@ def invokers(path):
 def compare(refiner, model_path, dataset_dir, limit):
     """Per-photo scores of the three alphas, the two refined alphas' agreement (a line), and Python's refine
     times."""
-    predict, size = litert_predictor(model_path)
+    segmenter = Segmenter(model_path, refine="none")
     rows, worst, counts = {"none": [], "guided (Python)": [], "guided (tflite)": []}, 0.0, [0, 0, 0, 0]
     python_ms = {1: [], 2: []}
     iterator, count = decoded_test_pairs(dataset_dir)
     for _, (image, matte, _, _) in zip(range(limit or count), iterator):
         photo = cv2.resize(image, (refiner.width, refiner.height), interpolation=cv2.INTER_AREA)
-        truth = cv2.resize(matte[..., 0], (refiner.width, refiner.height), interpolation=cv2.INTER_LINEAR) >= 128 / 255
-        low = np.asarray(predict(resize_image(normalize(photo[None]), size)), np.float32)
-        alpha = np.clip(tf.image.resize(low, photo.shape[:2], method="bilinear")[0, ..., 0].numpy(), 0, 1)
+        truth = cv2.resize(matte, (refiner.width, refiner.height), interpolation=cv2.INTER_LINEAR) >= 128 / 255
+        low = segmenter.probability(photo)[None, ..., None]
+        alpha = upsample(low[0, ..., 0], photo.shape)
         for threads, times in python_ms.items():
             cv2.setNumThreads(threads)
             start = time.perf_counter()

@@ -22,7 +22,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.latency import Segmenters  # noqa: E402
-from data.preprocess import normalize, resize_image  # noqa: E402
+from data.dataset import normalize, resize_image  # noqa: E402
 from engine.evaluate import decoded_test_pairs, iou  # noqa: E402
 from models.predictors import LiteRTModel, foreground, read_sidecar  # noqa: E402
 from utils import native_stderr_muted  # noqa: E402
@@ -68,7 +68,7 @@ def main():
     theirs_ious = []
     for photo, matte, _, _ in decoded_test_pairs(args.dataset_dir)[0]:
         height, width = photo.shape[:2]
-        truth = matte[..., 0] >= 128 / 255
+        truth = matte >= 128 / 255
         theirs = mediapipe.person_mask(photo, "category")
         theirs_ious.append(iou(truth, theirs))
         for shrink_name, shrink in SHRINK.items():

@@ -7,13 +7,12 @@ probability in its last output channel, upsampled bilinearly.
 import cv2
 import numpy as np
 
-from engine.infer import predict_alpha
-from models.predictors import LiteRTModel, load_predictor
+from engine.segmenter import Segmenter
+from models.predictors import LiteRTModel
 
 
 def ours(path):
-    predict, size = load_predictor(path, None)
-    return lambda image: predict_alpha(predict, image, size)
+    return Segmenter(path, refine="none")
 
 
 def peer(path):

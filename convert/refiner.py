@@ -29,8 +29,9 @@ from convert import metadata
 from convert.converter import to_tflite
 from convert.gpu import gpu_problems
 from convert.sidecar import write_sidecar
-from data.dataset import decode_image, find_pairs
-from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE, normalize, resize_image
+from data.dataset import find_pairs
+from data.images import read_image
+from data.preprocess import CHANNEL_ORDER, INPUT_OFFSET, INPUT_SCALE, model_input
 from data.synthetic import portrait
 from postprocess.refine import GUIDED_EPS, GUIDED_RADIUS_FRACTION, GUIDED_SUBSAMPLE, default_band, refine
 from models.predictors import REFINER_SIDECAR_FORMAT, foreground
@@ -271,7 +272,7 @@ def parity_photos(dataset_dir: str, width: int, height: int):
             pairs = find_pairs(os.path.join(dataset_dir, split))
         except UserError:
             continue
-        photos = [cv2.resize(decode_image(image).numpy(), (width, height), interpolation=cv2.INTER_AREA)
+        photos = [cv2.resize(read_image(image, "--dataset_dir"), (width, height), interpolation=cv2.INTER_AREA)
                   for image, _ in pairs[:PARITY_PHOTOS]]
         return photos, f"{len(photos)} photos from {os.path.join(dataset_dir, split)} at {width}x{height}"
     return [portrait(np.random.default_rng(0), height, width)[0]], f"1 synthetic portrait at {width}x{height}"
@@ -284,9 +285,9 @@ def model_probability(model):
     kind = "sigmoid" if model.output_shape[-1] == 1 else "softmax"
 
     def probability(photo):
-        batch = resize_image(normalize(photo[None]), size)
+        batch = model_input(photo, size)[None]
         if channels == 4:
-            batch = tf.concat([batch, tf.zeros_like(batch[..., :1])], axis=-1)
+            batch = np.concatenate([batch, np.zeros_like(batch[..., :1])], axis=-1)
         return foreground(model(batch, training=False), kind)[..., None]
     return probability
 

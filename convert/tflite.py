@@ -19,8 +19,9 @@ from convert import metadata, refiner
 from convert.converter import to_tflite
 from convert.gpu import gpu_problems
 from convert.sidecar import describe, output_kind, write_sidecar
-from data.dataset import dataset_dirs, decode_image, find_pairs
-from data.preprocess import normalize, resize_image
+from data.dataset import dataset_dirs, find_pairs
+from data.images import read_image
+from data.preprocess import model_input
 from data.synthetic import portrait
 from models.channels import with_prior_batches
 from models.checkpoint import build, load_checkpoint, mask_model
@@ -94,10 +95,10 @@ def image_batches(dataset_dir, splits, size, limit):
             pairs = find_pairs(os.path.join(dataset_dir, split))
         except UserError:
             continue
-        batches = [resize_image(normalize(decode_image(image)[None]), size).numpy() for image, _ in pairs[:limit]]
+        batches = [model_input(read_image(image, "--dataset_dir"), size)[None] for image, _ in pairs[:limit]]
         return batches, f"{len(batches)} images from {os.path.join(dataset_dir, split)}"
     image, _ = portrait(np.random.default_rng(0), size, size)
-    return [resize_image(normalize(image[None]), size).numpy()], "1 synthetic portrait"
+    return [model_input(image, size)[None]], "1 synthetic portrait"
 
 
 def calibration_images(dataset_dir, size):

@@ -15,13 +15,30 @@ import re
 import tensorflow as tf
 
 from data.augment.paste import with_copy_paste
-from data.preprocess import normalize, resize_image, resize_matte
+from data.preprocess import INPUT_OFFSET, INPUT_SCALE
 from data.boundary import boundary_target
+from data.images import read_image, read_matte
 from data.layout import (COMPANION_SUFFIXES, IMAGE_EXTENSIONS, LAYOUT, MATTE_SUFFIX, companion_paths,  # noqa: F401
-                         find_pairs, has_companions, name_list)
+                         dataset_dirs, find_pairs, has_companions, name_list, set_names, weighted_dirs)
 from utils import UserError
 
 MATTE_CHANNELS = 7  # with companions: alpha, F (RGB), B (RGB)
+
+
+def normalize(image_uint8):
+    """uint8 RGB (..., H, W, 3) -> float32 model input in [0, 1], in the training graph."""
+    return tf.cast(image_uint8, tf.float32) * INPUT_SCALE + INPUT_OFFSET
+
+
+def resize_image(image, size):
+    """A float image (H, W, C) or batch resized to ``size`` x ``size`` in the training graph, antialiased
+    bilinear: the numbers of data/preprocess.py's ``model_input``."""
+    return tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+
+
+def resize_matte(matte, size):
+    """A float matte in [0, 1] resized bilinearly; soft edges stay soft and in range."""
+    return tf.clip_by_value(tf.image.resize(matte, (size, size), method="bilinear", antialias=True), 0.0, 1.0)
 
 
 def unlabeled_images(folder):
@@ -35,44 +52,11 @@ def unlabeled_images(folder):
     return [(path, "") for path in images]
 
 
-def weighted_dirs(text):
-    """``--dataset_dir``: ``[(folder, sampling weight)]`` from one folder or several separated by commas, each
-    optionally followed by ``@w``: its training pairs are drawn w times as often (default 1)."""
-    entries = [d.strip() for d in text.split(",") if d.strip()]
-    if not entries:
-        raise UserError(f"--dataset_dir is empty: give a folder with training/ and testing/, got '{text}'")
-    weighted = []
-    for entry in entries:
-        folder, _, weight = entry.rpartition("@") if "@" in entry else (entry, "", "1")
-        try:
-            value = float(weight)
-        except ValueError:
-            value = 0.0
-        if value <= 0:
-            raise UserError(f"--dataset_dir: '{entry}' has a sampling weight that is not a positive number")
-        weighted.append((folder, value))
-    return weighted
-
-
-def dataset_dirs(text):
-    """The folders of ``--dataset_dir``, without their sampling weights."""
-    return [folder for folder, _ in weighted_dirs(text)]
-
-
 def oversampled(pairs, weight, seed):
     """``pairs`` drawn ``weight`` times as often: every pair floor(weight) times, plus a seeded share of them
     for the fraction."""
     whole, extra = int(weight), round((weight - int(weight)) * len(pairs))
     return pairs * whole + random.Random(seed).sample(pairs, extra)
-
-
-def set_names(folders):
-    """A short name per dataset folder (its last path part), for per-set figures such as val_eg1800_iou."""
-    names = [os.path.basename(os.path.normpath(f)) for f in folders]
-    if len(set(names)) < len(names):
-        raise UserError(f"--dataset_dir: two folders share the name {next(n for n in names if names.count(n) > 1)}; "
-                        "per-set figures need distinct folder names")
-    return names
 
 
 SPLIT = "hash"  # the split of new runs, recorded as run_config.json's "split"; runs recorded without one: "shuffle"
@@ -106,13 +90,18 @@ def split_pairs(pairs, val_ratio, seed, method=SPLIT):
 
 
 def decode_image(path):
-    """Any PNG/JPEG (grayscale, RGBA, palette) -> uint8 RGB (H, W, 3)."""
-    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    """A photo as uint8 RGB (H, W, 3) in the training graph, read by data/images.py's ``read_image`` (EXIF
+    orientation applied, like every other path)."""
+    image = tf.numpy_function(lambda p: read_image(p.decode(), "--dataset_dir"), [path], tf.uint8, stateful=False)
+    image.set_shape((None, None, 3))
+    return image
 
 
 def decode_matte(path):
-    """A matte PNG -> float32 alpha in [0, 1], shape (H, W, 1)."""
-    return tf.cast(tf.io.decode_png(tf.io.read_file(path), channels=1), tf.float32) / 255.0
+    """A matte as float32 alpha in [0, 1], shape (H, W, 1), read by data/images.py's ``read_matte``."""
+    matte = tf.numpy_function(lambda p: read_matte(p.decode()), [path], tf.float32, stateful=False)
+    matte.set_shape((None, None))
+    return matte[..., None]
 
 
 def labelled(matte_path):

@@ -62,3 +62,36 @@ def companion_paths(matte_path):
 def has_companions(pairs):
     """Whether every pair of ``pairs`` has a matte and both companions on disk."""
     return bool(pairs) and all(matte and all(map(os.path.isfile, companion_paths(matte))) for _, matte in pairs)
+
+
+def weighted_dirs(text):
+    """``--dataset_dir``: ``[(folder, sampling weight)]`` from one folder or several separated by commas, each
+    optionally followed by ``@w``: its training pairs are drawn w times as often (default 1)."""
+    entries = [d.strip() for d in text.split(",") if d.strip()]
+    if not entries:
+        raise UserError(f"--dataset_dir is empty: give a folder with training/ and testing/, got '{text}'")
+    weighted = []
+    for entry in entries:
+        folder, _, weight = entry.rpartition("@") if "@" in entry else (entry, "", "1")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = 0.0
+        if value <= 0:
+            raise UserError(f"--dataset_dir: '{entry}' has a sampling weight that is not a positive number")
+        weighted.append((folder, value))
+    return weighted
+
+
+def dataset_dirs(text):
+    """The folders of ``--dataset_dir``, without their sampling weights."""
+    return [folder for folder, _ in weighted_dirs(text)]
+
+
+def set_names(folders):
+    """A short name per dataset folder (its last path part), for per-set figures such as val_eg1800_iou."""
+    names = [os.path.basename(os.path.normpath(f)) for f in folders]
+    if len(set(names)) < len(names):
+        raise UserError(f"--dataset_dir: two folders share the name {next(n for n in names if names.count(n) > 1)}; "
+                        "per-set figures need distinct folder names")
+    return names

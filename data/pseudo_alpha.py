@@ -36,6 +36,7 @@ from utils import UserError, read_json, warn, write_bytes, write_json  # noqa: E
 RECORD = "pseudo_alpha.json"
 SUBSETS = "training,testing"
 PROGRESS_EVERY = 25
+BAND_FRACTION = 0.02  # the soft band: 2 % of the short side either side of the annotated outline
 
 
 def pseudo_alpha(image, truth, band):
@@ -103,7 +104,7 @@ def outputs(image_path, matte_path, folder):
 def cache_pair(image_path, matte_path, folder, band):
     """Write one pair's four files into ``folder``; returns whether its band was solved."""
     image, truth = read_pair(image_path, matte_path)
-    alpha, solved = pseudo_alpha(image, truth, band or default_band(truth.shape))
+    alpha, solved = pseudo_alpha(image, truth, band or default_band(truth.shape, BAND_FRACTION))
     if not solved:
         warn(f"{matte_path}: no certain person or background to solve the band from; kept as it is")
     fg, bg = colours(image, alpha)
@@ -175,7 +176,8 @@ def build_cache(source, dest, band=None, subsets=SUBSETS.split(","), limit=None)
         counts[name], seconds = cache_subset(subset, os.path.join(dest, name), band, name)
         spent += seconds
     done = sum(c["written"] + c["failed"] for c in counts.values())
-    record = {"source": source, "band_px": band, "band": f"{band} px" if band else "2% of the photo's short side",
+    default = f"{BAND_FRACTION:.0%} of the photo's short side"
+    record = {"source": source, "band_px": band, "band": f"{band} px" if band else default,
               "alpha": "closed-form matting (pymatting estimate_alpha_cf) of the ground truth's trimap band",
               "colours": "pymatting estimate_foreground_ml(image, alpha, return_background=True)",
               "pymatting": pymatting.__version__, "limit": limit, "counts": counts,

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.preprocess import resize_image, resize_matte
+from data.dataset import resize_image, resize_matte
 from losses.distill import distillation_loss
 from models.checkpoint import load_checkpoint, mask_model
 from models.predictors import LiteRTModel, foreground, read_sidecar

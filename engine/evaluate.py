@@ -8,25 +8,29 @@ the mean over images of the two-class (person, background) mean IoU, the boundar
 refined first (``--refine``); when the mattes are soft, the alpha errors of ``postprocess.alpha_metrics``
 are reported too, over the whole image and over the ground truth's unknown band.
 """
+import collections
+import heapq
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from config import OutputConfig
-from data.dataset import dataset_dirs, decode_image, decode_matte, find_pairs, set_names
+from data.images import read_image, read_matte
+from data.layout import dataset_dirs, find_pairs, set_names
 from data.scan import usable
+from engine.infer import write_image
+from engine.segmenter import Segmenter
 from postprocess.alpha_metrics import alpha_errors
-from engine.infer import predict_alpha, write_image
-from models.predictors import load_predictor
-from postprocess.refine import default_band, refine
+from postprocess.refine import default_band, refine, upsample
 from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3
 WORST_SHOWN = 16
 SHEET_HEIGHT = 200
+DECODE_AHEAD = 4  # test pairs decoded ahead of the model, in threads (Pillow releases the GIL)
 
 
 def iou(a, b):
@@ -74,31 +78,42 @@ def usable_test_pairs(dataset_dir):
     return usable(find_pairs(os.path.join(dataset_dir, "testing")), "test", "resized to the image")[0]
 
 
-def matte_at_image_size(image, matte):
-    size = tf.shape(image)[:2]
-    return tf.cond(tf.reduce_all(tf.shape(matte)[:2] == size), lambda: matte,
-                   lambda: tf.image.resize(matte, size, method="bilinear"))
+def decoded_pair(image_path, matte_path):
+    """(image, matte at the image's size (H, W) in [0, 1], image path, matte path)."""
+    image, matte = read_image(image_path, "--dataset_dir"), read_matte(matte_path)
+    if matte.shape != image.shape[:2]:
+        matte = cv2.resize(matte, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return image, matte, image_path, matte_path
 
 
 def decoded_test_pairs(dataset_dir, pairs=None):
-    """(image, matte at the image's size, image path, matte path) for each usable test pair, decoded in
-    parallel ahead of use, and their number."""
+    """(image, matte, image path, matte path) for each usable test pair, decoded DECODE_AHEAD ahead of use,
+    and their number."""
     pairs = pairs or usable_test_pairs(dataset_dir)
-    images, mattes = (list(x) for x in zip(*pairs))
-    ds = tf.data.Dataset.from_tensor_slices((images, mattes))
 
-    def load(image_path, matte_path):
-        image = decode_image(image_path)
-        return image, matte_at_image_size(image, decode_matte(matte_path)), image_path, matte_path
-    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(4).as_numpy_iterator(), len(pairs)
+    def generate():
+        with ThreadPoolExecutor(DECODE_AHEAD) as pool:
+            ahead = collections.deque()
+            for pair in pairs:
+                ahead.append(pool.submit(decoded_pair, *pair))
+                if len(ahead) > DECODE_AHEAD:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+    return generate(), len(pairs)
 
 
 def contact_sheet(rows):
-    """image | truth | prediction rows, each scaled to SHEET_HEIGHT, stacked vertically."""
+    """image | truth | prediction rows, each scaled to SHEET_HEIGHT and captioned, stacked vertically."""
     def fit(a):
         a = np.dstack([a] * 3) if a.ndim == 2 else a
         return cv2.resize(a, (round(a.shape[1] * SHEET_HEIGHT / a.shape[0]), SHEET_HEIGHT))
-    strips = [np.hstack([fit(image), fit(truth), fit(pred)]) for image, truth, pred in rows]
+    strips = []
+    for image, truth, pred, caption in rows:
+        strip = np.hstack([fit(image), fit(truth), fit(pred)])
+        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # white on a black outline
+            cv2.putText(strip, caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, thickness, cv2.LINE_AA)
+        strips.append(strip)
     width = max(s.shape[1] for s in strips)
     return np.vstack([np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0))) for s in strips])
 
@@ -110,12 +125,11 @@ def figure_line(figures):
 def evaluate(weights, dataset_dir, output: OutputConfig):
     """Score ``weights`` on each --dataset_dir folder's test split: one summary line per set (and their mean
     when there are several); the worst images of each go to --output_dir. Returns the figures by set."""
-    predict, size = load_predictor(weights, output.input_shape)
+    segmenter = Segmenter(weights, output.refine, output.input_shape, output.trimap_band)
     folders = dataset_dirs(dataset_dir)
     by_set = {}
     for name, folder in zip(set_names(folders), folders):
-        figures, sheet = evaluate_set(predict, size, folder, output.output_dir, weights,
-                                      name if len(folders) > 1 else "", output.refine, output.trimap_band)
+        figures, sheet = evaluate_set(segmenter, folder, output.output_dir, weights, name if len(folders) > 1 else "")
         print((f"set={name} " if len(folders) > 1 else "") + figure_line(figures))
         print(f"worst {min(WORST_SHOWN, figures['images'])} images: {sheet}")
         by_set[name] = figures
@@ -126,28 +140,30 @@ def evaluate(weights, dataset_dir, output: OutputConfig):
     return by_set if len(folders) > 1 else by_set[name]
 
 
-def evaluate_set(predict, size, folder, output_dir, weights, label, method, band):
-    """Figures for ``folder``'s test split with the alpha refined by ``method`` in a trimap band of
-    ``band`` px (None: ``default_band`` of each photo), and the path of its worst-images sheet."""
+def evaluate_set(segmenter, folder, output_dir, weights, label):
+    """Figures for ``folder``'s test split, the alpha refined as ``segmenter`` refines it, and the path of
+    its worst-images sheet. Only the WORST_SHOWN worst predictions are kept for the sheet."""
     pairs = usable_test_pairs(folder)
     iterator, count = decoded_test_pairs(folder, pairs)
     soft = soft_mattes(pairs)
-    results, alpha_scores, refine_s, start = [], [], 0.0, time.perf_counter()
-    for image, matte, path, matte_path in iterator:
-        alpha = predict_alpha(predict, image, size)
-        image_band = band or default_band(image.shape)
+    scores, worst, alpha_scores, refine_s, start = [], [], [], 0.0, time.perf_counter()
+    for index, (image, matte, path, matte_path) in enumerate(iterator):
+        probability = segmenter.probability(image)
+        band = segmenter.trimap_band or default_band(image.shape)
         refine_start = time.perf_counter()
-        alpha = refine(image, alpha, method, image_band)
+        alpha = refine(image, upsample(probability, image.shape), segmenter.refine, band)
         refine_s += time.perf_counter() - refine_start
         pred = alpha >= 0.5
-        results.append((score(matte[..., 0] >= 128 / 255, pred), (path.decode(), matte_path.decode()), pred))
+        scores.append(score(matte >= 128 / 255, pred))
+        entry = (-scores[-1]["fg_iou"], index, path, matte_path, np.packbits(pred))
+        (heapq.heappush if len(worst) < WORST_SHOWN else heapq.heappushpop)(worst, entry)
         if soft:
-            alpha_scores.append(alpha_errors(alpha, matte[..., 0], image_band))
-    figures = summarize([r[0] for r in results], count / (time.perf_counter() - start), size)
-    figures.update(refine=method, refine_ms=1000 * refine_s / max(1, count))
+            alpha_scores.append(alpha_errors(alpha, matte, band))
+    figures = summarize(scores, count / (time.perf_counter() - start), segmenter.size)
+    figures.update(refine=segmenter.refine, refine_ms=1000 * refine_s / max(1, count))
     if alpha_scores:
         figures.update({key: float(np.mean([s[key] for s in alpha_scores])) for key in alpha_scores[0]})
-    return figures, write_worst(results, output_dir, weights, label)
+    return figures, write_worst(sorted(worst, reverse=True), output_dir, weights, label)
 
 
 def summarize(scores, img_per_s, size):
@@ -158,14 +174,14 @@ def summarize(scores, img_per_s, size):
             "boundary_f": mean("boundary_f"), "img_per_s": float(img_per_s)}
 
 
-def write_worst(results, output_dir, weights, label=""):
-    worst = sorted(results, key=lambda r: r[0]["fg_iou"])[:WORST_SHOWN]
+def write_worst(worst, output_dir, weights, label=""):
+    """The sheet of ``worst``: (-IoU, index, image path, matte path, packed prediction), worst first."""
     rows = []
-    for s, (path, matte_path), pred in worst:
-        image = decode_image(path)
-        truth = matte_at_image_size(image, decode_matte(matte_path)).numpy()[..., 0] >= 0.5
-        image = image.numpy()
-        rows.append((image, (truth * 255).astype(np.uint8), (pred * 255).astype(np.uint8)))
+    for negative_iou, _, path, matte_path, packed in worst:
+        image, matte, _, _ = decoded_pair(path, matte_path)
+        pred = np.unpackbits(packed, count=matte.size).reshape(matte.shape).astype(bool)
+        rows.append((image, ((matte >= 0.5) * 255).astype(np.uint8), (pred * 255).astype(np.uint8),
+                     f"{os.path.basename(path)}  IoU {-negative_iou:.3f}"))
     stem = os.path.splitext(os.path.basename(weights))[0] + (f"_{label}" if label else "")
     path = os.path.join(writable_folder(output_dir, "--output_dir"), f"{stem}_worst.jpg")
     write_image(path, contact_sheet(rows))

@@ -21,7 +21,8 @@ from engine.callbacks import (LAST_CHECKPOINT, STATE_FILE, CheckpointWriter, Per
 from engine import distribute
 from engine.distill import DistillingModel, load_teacher
 from models import channels, encoders
-from models.checkpoint import build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch
+from models.checkpoint import (build, default_kwarg, load_checkpoint, make_spec, restore_optimizer, saved_epoch,
+                               with_channels)
 from utils import RunStopped, UserError, read_json, warn, writable_folder, write_json
 
 PREVIEW_IMAGES = 4
@@ -51,7 +52,7 @@ def checkpoint_model(config):
         raise UserError(f"--encoder_weights={config.encoder_weights} is for a fresh model, but --weight_dir "
                         f"{config.weight_dir} brings its own weights (give --weight_dir= to start fresh)")
     model, spec = load_checkpoint(config.weight_dir, config.input_shape)
-    model, spec = channels.with_channels(model, spec, config.input_channels, config.weight_dir, config.input_shape)
+    model, spec = with_channels(model, spec, config.input_channels, config.weight_dir, config.input_shape)
     if config.model and config.model != spec["model"]:
         raise UserError(f"--model={config.model} but --weight_dir {config.weight_dir} holds a '{spec['model']}'")
     for flag, default in (("width", 1.0), ("encoder", encoders.OWN), ("activation", default_kwarg(spec, "activation"))):

@@ -18,7 +18,7 @@ import numpy as np
 
 from config import VideoConfig
 from postprocess.cutout import COLOUR, background_kind, fill
-from engine.infer import read_image
+from data.images import read_image
 from models.channels import RGB, WITH_PRIOR
 from models.predictors import LITERT_THREADS, LiteRTModel, foreground, read_sidecar
 from utils import UserError, native_stderr_muted, writable_folder
@@ -54,9 +54,8 @@ def keras_frame_model(model: keras.Model) -> FrameModel:
     """A Keras image -> probabilities model (``models.checkpoint.mask_model``) for frames."""
     from models.predictors import keras_predictor
 
-    predict = keras_predictor(model)
-    return FrameModel(lambda batch: np.asarray(predict(batch))[0, ..., -1], int(model.input_shape[1]),
-                      int(model.input_shape[-1]))
+    predictor = keras_predictor(model)
+    return FrameModel(predictor.predict, predictor.size, predictor.channels)
 
 
 def load_frame_model(weights: str, input_shape: Optional[int] = None) -> FrameModel:

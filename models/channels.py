@@ -8,11 +8,9 @@ The spec records ``input_channels`` only when it is not 3, so the specs of RGB m
 import keras
 import numpy as np
 
-from models.checkpoint import build
+from config import RGB, WITH_PRIOR
 from utils import UserError
 
-RGB = 3
-WITH_PRIOR = 4
 CHOICES = (RGB, WITH_PRIOR)
 PRIOR_CHANNEL = 3  # zero-based index of the prior in the input
 
@@ -41,22 +39,6 @@ def widened(weights: np.ndarray, shape) -> np.ndarray:
 def copy_widened(source: keras.Model, target: keras.Model) -> None:
     """Put ``source``'s weights into ``target``, the same network with more input channels."""
     target.set_weights([widened(np.asarray(w), v.shape) for w, v in zip(source.get_weights(), target.weights)])
-
-
-def with_channels(model: keras.Model, spec: dict, channels, weight_dir: str, size: int):
-    """For a loaded checkpoint and ``--input_channels``: ``(model, spec)`` as they are, or a 3-channel
-    checkpoint widened to 4 channels (channel 4's weights zero); a UserError for a 4-channel one asked for 3."""
-    built = spec_channels(spec)
-    if channels is None or channels == built:
-        return model, spec
-    if built != RGB or channels != WITH_PRIOR:
-        raise UserError(f"--input_channels={channels} but --weight_dir {weight_dir} was built with input_channels "
-                        f"{built} (a 3-channel checkpoint can be widened to 4, not the reverse)")
-    wide_spec = {**spec, "kwargs": {**spec["kwargs"], "input_channels": WITH_PRIOR}}
-    wide = build(wide_spec, size)
-    copy_widened(model, wide)
-    print(f"--input_channels=4: {weight_dir} widened to RGB + prior mask (channel 4's weights start at zero)")
-    return wide, wide_spec
 
 
 def with_prior_batches(model: keras.Model, batches: list) -> list:

@@ -14,6 +14,8 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
+from models import lightnet  # noqa: F401  (registers the builders)
+from models.channels import RGB, WITH_PRIOR, copy_widened, spec_channels
 from models.registry import builder, create
 from utils import UserError, durable_replace
 
@@ -131,3 +133,19 @@ def restore_optimizer(model, path):
     except ValueError:
         return False
     return True
+
+
+def with_channels(model: keras.Model, spec: dict, channels, weight_dir: str, size: int):
+    """For a loaded checkpoint and ``--input_channels``: ``(model, spec)`` as they are, or a 3-channel
+    checkpoint widened to 4 channels (channel 4's weights zero); a UserError for a 4-channel one asked for 3."""
+    built = spec_channels(spec)
+    if channels is None or channels == built:
+        return model, spec
+    if built != RGB or channels != WITH_PRIOR:
+        raise UserError(f"--input_channels={channels} but --weight_dir {weight_dir} was built with input_channels "
+                        f"{built} (a 3-channel checkpoint can be widened to 4, not the reverse)")
+    wide_spec = {**spec, "kwargs": {**spec["kwargs"], "input_channels": WITH_PRIOR}}
+    wide = build(wide_spec, size)
+    copy_widened(model, wide)
+    print(f"--input_channels=4: {weight_dir} widened to RGB + prior mask (channel 4's weights start at zero)")
+    return wide, wide_spec

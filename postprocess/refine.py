@@ -10,21 +10,32 @@ Each refiner changes only a trimap band of ``band`` pixels either side of the pr
 """
 import contextlib
 import io
+import math
 
 import cv2
 import numpy as np
 
-from config import GUIDED_SUBSAMPLE, REFINERS
+from config import BAND_FRACTION, GUIDED_SUBSAMPLE, REFINERS, WORK_PIXELS
 
-BAND_FRACTION = 0.02
 GUIDED_RADIUS_FRACTION = 0.04
-GUIDED_EPS = 1e-3
+GUIDED_EPS = 1e-4
 SOLVE_PIXELS = 120_000
 
 
-def default_band(shape):
-    """Trimap half-width in pixels for an (H, W) photo: BAND_FRACTION of its short side, at least 2."""
-    return max(2, round(BAND_FRACTION * min(shape[:2])))
+def default_band(shape, fraction=BAND_FRACTION):
+    """Trimap half-width in pixels for an (H, W) photo: ``fraction`` of its short side, at least 2."""
+    return max(2, round(fraction * min(shape[:2])))
+
+
+def upsample(probability, shape):
+    """The model's person probability (S, S) brought to a photo's (H, W), bilinear, in [0, 1]."""
+    return np.clip(cv2.resize(probability, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def photo_alpha(image, probability, method, band):
+    """The alpha of uint8 RGB ``image`` (H, W, 3) from the model's probability (S, S): upsampled, then
+    refined by ``method`` in a band of ``band`` px."""
+    return refine(image, upsample(probability, image.shape), method, band)
 
 
 def refine(image, alpha, method, band):
@@ -33,36 +44,56 @@ def refine(image, alpha, method, band):
         raise ValueError(f"unknown refiner '{method}'; valid: {', '.join(REFINERS)}")
     if method == "none":
         return alpha
+    if method == "guided":
+        return guided_refine(image, alpha, band)
     guide = image.astype(np.float32) / 255.0
     known = trimap(alpha, band)
-    if method == "guided":
-        radius = max(1, round(GUIDED_RADIUS_FRACTION * min(alpha.shape)))
-        refined = guided_filter(guide, alpha.astype(np.float32), radius, GUIDED_EPS, GUIDED_SUBSAMPLE)
-    else:
-        refined = solve_band(guide, known, method)
+    return in_band(solve_band(guide, known, method), known)
+
+
+def guided_refine(image, alpha, band, radius_fraction=GUIDED_RADIUS_FRACTION, eps=GUIDED_EPS):
+    """``--refine=guided``: the fast guided filter of ``alpha`` by the photo, with a radius of
+    ``radius_fraction`` of the short side, within ``band`` px of the outline (computed there only). Above
+    WORK_PIXELS the fit is shrunk further, to the size a WORK_PIXELS photo's fit has."""
+    radius = max(1, round(radius_fraction * min(alpha.shape)))
+    subsample = GUIDED_SUBSAMPLE * max(1, math.ceil(math.sqrt(alpha.size / WORK_PIXELS)))
+    known = trimap(alpha, band)
+    unknown = np.nonzero(known == 0.5)
+    known[unknown] = np.clip(guided_filter(image, alpha.astype(np.float32), radius, eps, subsample, unknown), 0, 1)
+    return known
+
+
+def in_band(refined, known):
+    """``refined`` (clipped to [0, 1]) in the trimap's unknown band, the trimap's 0 or 1 outside it."""
     return np.where(known == 0.5, np.clip(refined, 0.0, 1.0), known).astype(np.float32)
 
 
 def trimap(alpha, band):
     """1 where the prediction is more than ``band`` px inside the person, 0 more than ``band`` px
-    outside, 0.5 in between."""
+    outside, 0.5 in between (float32)."""
     person = (alpha >= 0.5).astype(np.uint8)
-    inside = cv2.distanceTransform(person, cv2.DIST_L2, 3) > band
-    outside = cv2.distanceTransform(1 - person, cv2.DIST_L2, 3) > band
-    return np.where(inside, 1.0, np.where(outside, 0.0, 0.5))
+    known = np.full(alpha.shape, 0.5, np.float32)
+    known[cv2.distanceTransform(person, cv2.DIST_L2, 3) > band] = 1.0
+    known[cv2.distanceTransform(1 - person, cv2.DIST_L2, 3) > band] = 0.0
+    return known
 
 
 def box(x, radius):
     return cv2.blur(x, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def guided_filter(guide, src, radius, eps, subsample=1):
-    """He et al.'s guided filter of ``src`` (H, W) by the colour ``guide`` (H, W, 3), both float32 in
-    [0, 1]; ``subsample`` > 1 is the fast guided filter (coefficients fitted at 1/subsample size)."""
+def guided_filter(guide, src, radius, eps, subsample=1, pixels=None):
+    """He et al.'s guided filter of ``src`` (H, W, float32 in [0, 1]) by the colour ``guide`` (H, W, 3):
+    float32 in [0, 1], or uint8 RGB read as pixel / 255; ``subsample`` > 1 is the fast guided filter
+    (coefficients fitted at 1/subsample size and brought back bilinearly, as cv2.resize does). The filtered
+    image (H, W), or with ``pixels`` (rows, columns) its values there only."""
     height, width = src.shape
+    scale = np.float32(1 / 255 if guide.dtype == np.uint8 else 1)
     small = (max(1, width // subsample), max(1, height // subsample))
-    g = cv2.resize(guide, small, interpolation=cv2.INTER_AREA) if subsample > 1 else guide
-    p = cv2.resize(src, small, interpolation=cv2.INTER_AREA) if subsample > 1 else src
+    g = guide.astype(np.float32) * scale
+    p = src
+    if subsample > 1:
+        g, p = cv2.resize(g, small, interpolation=cv2.INTER_AREA), cv2.resize(src, small, interpolation=cv2.INTER_AREA)
     r = max(1, radius // subsample)
     mean_g, mean_p = box(g, r), box(p, r)
     cov_gp = box(g * p[..., None], r) - mean_g * mean_p[..., None]
@@ -70,11 +101,25 @@ def guided_filter(guide, src, radius, eps, subsample=1):
     var_g -= np.einsum("hwi,hwj->hwij", mean_g, mean_g)
     a = np.linalg.solve(var_g + eps * np.eye(3, dtype=np.float32), cov_gp[..., None])[..., 0]
     b = mean_p - np.einsum("hwi,hwi->hw", a, mean_g)
-    mean_a, mean_b = box(a.astype(np.float32), r), box(b.astype(np.float32), r)
-    if subsample > 1:
-        mean_a = cv2.resize(mean_a, (width, height), interpolation=cv2.INTER_LINEAR)
-        mean_b = cv2.resize(mean_b, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.einsum("hwi,hwi->hw", mean_a, guide) + mean_b
+    coefficients = np.dstack([box(a.astype(np.float32), r), box(b.astype(np.float32), r)])  # a (3), b
+    rows, cols = pixels if pixels is not None else np.indices((height, width)).reshape(2, -1)
+    at = bilinear(coefficients, rows, cols, height, width)
+    out = at[:, 3] + np.einsum("ni,ni->n", at[:, :3], guide[rows, cols].astype(np.float32) * scale)
+    return out if pixels is not None else out.reshape(height, width)
+
+
+def bilinear(small, rows, cols, height, width):
+    """``small`` (h, w, C) brought to (height, width) as cv2.resize's INTER_LINEAR does (half-pixel centres,
+    edges repeated), evaluated at the pixels (``rows``, ``cols``) only: (N, C)."""
+    def taps(index, full, size):
+        position = np.maximum((index + 0.5) * (size / full) - 0.5, 0).astype(np.float32)
+        low = np.minimum(position.astype(np.int64), size - 1)
+        return low, np.minimum(low + 1, size - 1), np.minimum(position - low, 1)[:, None]
+    top, bottom, dy = taps(rows, height, small.shape[0])
+    left, right, dx = taps(cols, width, small.shape[1])
+    upper = small[top, left] * (1 - dx) + small[top, right] * dx
+    lower = small[bottom, left] * (1 - dx) + small[bottom, right] * dx
+    return upper * (1 - dy) + lower * dy
 
 
 def solve_band(guide, tri, method):

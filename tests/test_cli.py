@@ -111,8 +111,8 @@ def test_seed_infer_line(trained, workdir):
 
 def test_train_convert_infer_in_one_line(workdir):
     from models.predictors import LiteRTModel
-    from data.dataset import decode_image
-    from data.preprocess import normalize, resize_image
+    from data.images import read_image
+    from data.preprocess import model_input
     from models.checkpoint import load_checkpoint, mask_model
 
     result = run_cli(["--train=True", "--convert=True", "--infer_single_img=True", "--nb_epoch=1",
@@ -126,8 +126,8 @@ def test_train_convert_infer_in_one_line(workdir):
     assert spec["kwargs"] == {"boundary": True, "activation": "sigsoftmax", "width": 1.5}
     assert model.get_layer("enc_stem_conv").filters == 24  # 16 channels x 1.5
     model = mask_model(model)
-    image = decode_image(str(workdir / "dataset" / "selfie" / "testing" / "00001.jpg"))
-    batch = resize_image(normalize(image[None]), 64).numpy()
+    image = read_image(str(workdir / "dataset" / "selfie" / "testing" / "00001.jpg"))
+    batch = model_input(image, 64)[None]
     probs = model(batch).numpy()
     with_softmax = LiteRTModel(str(workdir / "exports" / "portrait.tflite"))(batch)
     logits = LiteRTModel(str(workdir / "exports" / "portrait_without_softmax.tflite"))(batch)

@@ -56,13 +56,12 @@ def test_bad_background_is_one_line(workdir, background, needle):
 
 
 def test_refine_none_writes_the_upsampled_probability(workdir):
-    from engine.infer import predict_alpha, read_image
-    from models.predictors import load_predictor
+    from data.images import read_image
+    from engine.segmenter import Segmenter
 
     result = run_cli(INFER + ["--refine=none", "--output_dir=./out_none"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    predict, size = load_predictor(SHIPPED, None)
-    expected = np.round(predict_alpha(predict, read_image(str(workdir / SEED_INFER_IMAGE)), size) * 255)
+    expected = np.round(Segmenter(SHIPPED, refine="none")(read_image(str(workdir / SEED_INFER_IMAGE))) * 255)
     assert np.array_equal(read(workdir / "out_none" / "00694_alpha.png"), expected.astype(np.uint8))
 
 

@@ -14,11 +14,12 @@ import pytest
 import models
 from convert import metadata, tflite
 from convert.sidecar import describe, output_kind, write_sidecar
-from data.preprocess import resize_image
+from data.dataset import resize_image
 from data.synthetic import portrait
-from engine.infer import predict_alpha, read_image
+from data.images import read_image
+from engine.segmenter import Segmenter
 from models.checkpoint import make_spec
-from models.predictors import LiteRTModel, foreground, load_predictor
+from models.predictors import LiteRTModel, foreground
 from tests.conftest import REPO
 from utils import UserError
 
@@ -72,8 +73,8 @@ def iou(masks, others):
 
 def agreement(vision, path, images):
     """IoU of MediaPipe's person masks (category, confidence) with ours (--infer_single_img, no refinement)."""
-    predict, size = load_predictor(path, None)
-    ours = [predict_alpha(predict, image, size) >= 0.5 for image in images]
+    ours_alpha = Segmenter(path, refine="none")
+    ours = [ours_alpha(image) >= 0.5 for image in images]
     with segmenter(vision, path) as seg:
         theirs = [segmented(seg, image) for image in images]
     return iou([category == 1 for category, _ in theirs], ours), iou([conf[..., 1] >= 0.5 for _, conf in theirs], ours)

@@ -53,7 +53,7 @@ def test_trimap_band_and_none():
     tri = trimap(alpha, 3)
     assert tri[0, 10] == 0 and tri[0, 30] == 1 and tri[0, 18] == 0.5 and tri[0, 22] == 0.5
     assert refine(photo(alpha), alpha, "none", 3) is alpha
-    assert default_band((800, 600)) == 12 and default_band((20, 30)) == 2
+    assert default_band((800, 600)) == 6 and default_band((800, 600), 0.02) == 12 and default_band((20, 30)) == 2
 
 
 @pytest.mark.parametrize("method", ["knn", "cf"])

@@ -11,7 +11,7 @@ from config import ExportConfig
 from convert import refiner, tflite
 from convert.metadata import metadata_buffer
 from data.synthetic import portrait
-from postprocess.refine import default_band, trimap
+from postprocess.refine import GUIDED_EPS, default_band, trimap
 from models.predictors import read_sidecar
 from tests.conftest import error_lines, run_cli
 from utils import UserError
@@ -92,7 +92,7 @@ def test_sidecar_says_what_the_inputs_are(exported, workdir):
     assert by_name["image"]["scale"] == pytest.approx(1 / 255) and by_name["alpha"]["shape"] == [1, SIZE, SIZE, 1]
     assert "tiny.tflite" in by_name["alpha"]["meaning"] and side["pairs_with"] == "tiny.tflite"
     assert side["output"]["shape"] == [1, HEIGHT, WIDTH, 1]
-    assert side["refiner"]["band_px"] == default_band((HEIGHT, WIDTH)) and side["refiner"]["eps"] == 1e-3
+    assert side["refiner"]["band_px"] == default_band((HEIGHT, WIDTH)) and side["refiner"]["eps"] == GUIDED_EPS
     assert side["gpu_delegate"]["runs_on_gpu_delegate"]
     os.makedirs(workdir / "lite", exist_ok=True)
     refiner.write(exported)

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import engine.segmenter
 import models
 from benchmarks.video import frame_pair, run_clip
 from convert import tflite
 from data.clips import make_clip, write_video
 from data.dataset import find_pairs, make_dataset, training_targets
+from data.preprocess import model_input
 from data.prior import PriorSettings, simulate_prior, training_pipeline
 from config import ExportConfig, TrainConfig
 from data.synthetic import portrait
@@ -22,7 +24,7 @@ from engine.train import checkpoint_model, fresh_model
 from engine.video import Compositor, FrameModel, Segmenter, keras_frame_model, open_video
 from models import channels, encoders
 from models.checkpoint import load_checkpoint, make_spec, mask_model, save_checkpoint
-from models.predictors import load_predictor, read_sidecar
+from models.predictors import read_sidecar
 from tests.conftest import REPO, error_lines, run_cli
 from utils import UserError
 
@@ -213,11 +215,12 @@ def test_still_photos_get_an_empty_prior(tmp_path, capsys):
     wide = models.create("lightnet", SIZE, input_channels=4)
     path = str(tmp_path / "wide.h5")
     save_checkpoint(wide, make_spec("lightnet", SIZE, input_channels=4), path)
-    predict, size = load_predictor(path, None)
+    segmenter = engine.segmenter.Segmenter(path, refine="none")
     assert "empty prior" in capsys.readouterr().out
-    image = rgb_and_prior()[0][:1]
-    expected = mask_model(wide)(np.concatenate([image, np.zeros(image.shape[:-1] + (1,), np.float32)], -1))
-    np.testing.assert_allclose(np.asarray(predict(image)), expected.numpy(), atol=1e-6)
+    photo = np.random.default_rng(0).integers(0, 256, (48, 40, 3), np.uint8)
+    batch = model_input(photo, SIZE)[None]
+    expected = mask_model(wide)(np.concatenate([batch, np.zeros(batch.shape[:-1] + (1,), np.float32)], -1))
+    np.testing.assert_allclose(segmenter.probability(photo), expected.numpy()[0, ..., -1], atol=1e-6)
 
 
 def test_a_4_channel_export_checks_parity_with_priors_and_documents_channel_4(tmp_path):
