@@ -60,10 +60,9 @@ def check_combination(parser, args):
 
 
 def needs_tensorflow(args):
-    """Everything but running a ``.tflite`` on photos needs TensorFlow; that alone starts in a second."""
-    return not (args.infer_single_img and args.weight_dir.endswith(".tflite") and not any(
-        (args.train, args.finetune, args.resume, args.check_data, args.preview_augment, args.convert, args.android,
-         args.evaluate, args.infer_video, args.serve)))
+    """Everything but running a ``.tflite`` on photos or a test set needs TensorFlow; that alone starts in seconds."""
+    return any((args.train, args.finetune, args.resume, args.check_data, args.preview_augment, args.convert,
+                args.android, args.infer_video, not args.weight_dir.endswith(".tflite")))
 
 
 def run(args):
@@ -78,8 +77,8 @@ def run(args):
 
             tf.config.list_physical_devices()  # probes CUDA: its "no GPU" notes go to the muted stream
         from convert import tflite
-        from engine import check, distribute, evaluate, preview, train, video
-    from engine import infer
+        from engine import check, distribute, preview, train, video
+    from engine import evaluate, infer
 
     training = args.train or args.finetune or args.resume
     if training:  # before any TensorFlow op: MultiWorkerMirroredStrategy and --replicas need that

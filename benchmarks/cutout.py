@@ -19,9 +19,10 @@ outline (half-transparent regions where nothing is half-transparent); the mean p
 and the milliseconds per photo of turning our model's probability into the alpha (the model excluded; for
 a peer, its whole run, model included).
 
-Rows: our model with each of ``--options`` (``default``: what ``--infer_single_img`` does; ``none``: the
-probability upsampled; ``threshold``: that at 0.5; ``knn``, ``cf``: the matting solvers; ``guided:R:EPS:B``:
-the guided refiner with radius R and band B as shares of the short side) and each ``--peer``'s raw output
+Rows: our model with each of ``--options`` (``default``: what ``--infer_single_img`` does; ``all_regions``:
+the same without leaving out the regions the model was never sure of; ``none``: the probability upsampled;
+``threshold``: that at 0.5; ``knn``, ``cf``: the matting solvers; ``guided:R:EPS:B``: the guided refiner
+with radius R and band B as shares of the short side) and each ``--peer``'s raw output
 upsampled bilinearly (MediaPipe's convention: RGB in [0, 1] resized to its input, the person in its last
 channel). ``--sheet`` writes, per photo of ``--photos``: the photo, our alpha and composite over a flat
 colour, then the first peer's (the same cut-out code for both: only the alpha differs).
@@ -37,13 +38,14 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.subjects import peer  # noqa: E402
-from config import OutputConfig  # noqa: E402
+from config import BAND_FRACTION, OutputConfig  # noqa: E402
 from data.images import read_image  # noqa: E402
 from engine.evaluate import boundary, decoded_test_pairs, iou  # noqa: E402
 from engine.segmenter import Segmenter  # noqa: E402
 from postprocess.alpha_metrics import error_maps, region_errors  # noqa: E402
 from postprocess.cutout import composite, foreground_and_background, new_background  # noqa: E402
-from postprocess.refine import default_band, guided_refine, refine, upsample  # noqa: E402
+from postprocess.refine import (default_band, guided_refine, photo_alpha, refine, upsample,  # noqa: E402
+                                without_unsure_regions)
 
 NEAR_FRACTION = 0.03
 GHOST_RANGE = (0.1, 0.9)
@@ -54,18 +56,21 @@ DEFAULT_OPTIONS = "default,none,threshold"
 
 def option_alpha(option):
     """``alpha(image, probability) -> (H, W)`` for one ``--options`` entry."""
+    band = lambda image, fraction=BAND_FRACTION: default_band(image.shape, fraction)  # noqa: E731
     if option == "default":
-        return lambda image, p: refine(image, upsample(p, image.shape), OutputConfig.refine,
-                                       default_band(image.shape))
+        return lambda image, p: photo_alpha(image, p, OutputConfig.refine, band(image))
+    if option == "all_regions":
+        return lambda image, p: refine(image, upsample(p, image.shape), OutputConfig.refine, band(image))
     if option == "threshold":
         return lambda image, p: (upsample(p, image.shape) >= 0.5).astype(np.float32)
     if option in ("none", "knn", "cf"):
-        return lambda image, p: refine(image, upsample(p, image.shape), option, default_band(image.shape))
-    name, radius, eps, band = option.split(":")
+        return lambda image, p: photo_alpha(image, p, option, band(image))
+    name, radius, eps, fraction = option.split(":")
     if name != "guided":
-        raise SystemExit(f"--options: unknown option '{option}' (default, none, threshold, knn, cf or guided:R:EPS:B)")
-    return lambda image, p: guided_refine(image, upsample(p, image.shape),
-                                          max(2, round(float(band) * min(image.shape[:2]))), float(radius), float(eps))
+        raise SystemExit(f"--options: unknown option '{option}' (default, all_regions, none, threshold, knn, cf or "
+                         "guided:R:EPS:B)")
+    return lambda image, p: guided_refine(image, upsample(without_unsure_regions(p), image.shape),
+                                          band(image, float(fraction)), float(radius), float(eps))
 
 
 def figures(alpha, truth):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from data.dataset import name_list
+from data.layout import name_list
 from utils import UserError, warn
 
 SCAN_THREADS = 4

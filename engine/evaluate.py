@@ -24,7 +24,7 @@ from data.scan import usable
 from engine.infer import write_image
 from engine.segmenter import Segmenter
 from postprocess.alpha_metrics import alpha_errors
-from postprocess.refine import default_band, refine, upsample
+from postprocess.refine import default_band, photo_alpha
 from utils import writable_folder
 
 BOUNDARY_TOLERANCE = 3
@@ -151,7 +151,7 @@ def evaluate_set(segmenter, folder, output_dir, weights, label):
         probability = segmenter.probability(image)
         band = segmenter.trimap_band or default_band(image.shape)
         refine_start = time.perf_counter()
-        alpha = refine(image, upsample(probability, image.shape), segmenter.refine, band)
+        alpha = photo_alpha(image, probability, segmenter.refine, band)
         refine_s += time.perf_counter() - refine_start
         pred = alpha >= 0.5
         scores.append(score(matte >= 128 / 255, pred))

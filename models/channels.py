@@ -9,7 +9,6 @@ import keras
 import numpy as np
 
 from config import RGB, WITH_PRIOR
-from utils import UserError
 
 CHOICES = (RGB, WITH_PRIOR)
 PRIOR_CHANNEL = 3  # zero-based index of the prior in the input

@@ -20,6 +20,8 @@ from config import BAND_FRACTION, GUIDED_SUBSAMPLE, REFINERS, WORK_PIXELS
 GUIDED_RADIUS_FRACTION = 0.04
 GUIDED_EPS = 1e-4
 SOLVE_PIXELS = 120_000
+SURE = 0.75  # a person region whose mean probability is below this is left out (docs/MATTING.md)
+UNSURE = 0.49
 
 
 def default_band(shape, fraction=BAND_FRACTION):
@@ -34,8 +36,22 @@ def upsample(probability, shape):
 
 def photo_alpha(image, probability, method, band):
     """The alpha of uint8 RGB ``image`` (H, W, 3) from the model's probability (S, S): upsampled, then
-    refined by ``method`` in a band of ``band`` px."""
+    refined by ``method`` in a band of ``band`` px; a refiner first leaves out the regions the model was
+    never sure of (``without_unsure_regions``). ``none`` is the probability as the model gave it."""
+    if method != "none":
+        probability = without_unsure_regions(probability)
     return refine(image, upsample(probability, image.shape), method, band)
+
+
+def without_unsure_regions(probability):
+    """``probability`` (S, S) with each connected person region (probability >= 0.5) whose mean is below
+    SURE pushed just under 0.5: a fragment the model half believes in (a held helmet's rim, a speck) goes
+    to the background instead of becoming a half-transparent ghost."""
+    count, labels = cv2.connectedComponents((probability >= 0.5).astype(np.uint8), connectivity=8)
+    means = np.bincount(labels.ravel(), probability.ravel(), count) / np.bincount(labels.ravel(), minlength=count)
+    unsure = np.flatnonzero(means < SURE)
+    unsure = unsure[unsure > 0]  # label 0 is the background
+    return np.where(np.isin(labels, unsure), np.minimum(probability, UNSURE), probability).astype(np.float32)
 
 
 def refine(image, alpha, method, band):
