@@ -18,7 +18,7 @@ import tensorflow as tf
 from data.dataset import resize_image, resize_matte
 from losses.distill import distillation_loss
 from models.checkpoint import load_checkpoint, mask_model
-from models.predictors import LiteRTModel, foreground, read_sidecar
+from models.predictors import litert_predictor, read_sidecar
 from utils import UserError
 
 TEACHER_TARGET = "teacher"
@@ -78,17 +78,16 @@ def in_step(model, size):
 
 def tflite_teacher(path):
     sidecar = read_sidecar(path, flag="--teacher")
-    size, kind = sidecar["input"]["shape"][1], sidecar["output"]["kind"]
     try:
-        LiteRTModel(path, threads=TFLITE_THREADS)
+        size = litert_predictor(path, threads=TFLITE_THREADS).size
     except (ValueError, RuntimeError) as err:
         raise UserError(f"--teacher: {path} is not a model LiteRT can run: {err}") from None
     local = threading.local()  # a LiteRT interpreter serves one thread at a time
 
     def predict_batch(batch):
-        if not hasattr(local, "model"):
-            local.model = LiteRTModel(path, threads=TFLITE_THREADS)
-        return np.stack([foreground(local.model(image[None]), kind)[0] for image in batch])[..., None]
+        if not hasattr(local, "predictor"):
+            local.predictor = litert_predictor(path, threads=TFLITE_THREADS)
+        return np.stack([local.predictor(image[None]) for image in batch])[..., None]
 
     def predict(images):
         probabilities = tf.numpy_function(predict_batch, [images], tf.float32, stateful=False)

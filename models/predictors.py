@@ -91,11 +91,11 @@ def read_sidecar(tflite_path, flag="--weight_dir"):
     return content
 
 
-def litert_predictor(path, input_shape=None):
+def litert_predictor(path, input_shape=None, threads=LITERT_THREADS):
     """An exported ``.tflite``, read as its sidecar describes it. Its input size is fixed in the file: an
     ``input_shape`` that differs is named in a warning and ignored."""
     sidecar = read_sidecar(path)
-    model, kind = LiteRTModel(path, threads=LITERT_THREADS), sidecar["output"]["kind"]
+    model, kind = LiteRTModel(path, threads=threads), sidecar["output"]["kind"]
     _, size, _, channels = sidecar["input"]["shape"]
     if input_shape and input_shape != size:
         warn(f"--input_shape={input_shape} ignored: {path} takes {size}x{size} (re-export it at another size "
