@@ -8,7 +8,9 @@ first moved along the optical flow from the previous frame. Models run in the Li
 threads), as on a phone: a ``.tflite`` as it is, a ``.h5`` checkpoint converted in memory first.
 """
 import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -196,6 +198,27 @@ def video_writer(path: str, fps: float, width: int, height: int) -> cv2.VideoWri
     return writer
 
 
+@contextmanager
+def video_writers(paths: list, fps: float, width: int, height: int):
+    """Writers for ``paths``, each writing ``<path>.part.mp4``: renamed to ``path`` when the block ends
+    normally, removed when it raises; released either way."""
+    partial = [f"{path}.part.mp4" for path in paths]
+    writers, finished = [], False
+    try:
+        for path in partial:
+            writers.append(video_writer(path, fps, width, height))
+        yield writers
+        finished = True
+    finally:
+        for writer in writers:
+            writer.release()
+        for path, done in zip(partial, paths):
+            if finished:
+                os.replace(path, done)
+            elif os.path.exists(path):
+                os.remove(path)
+
+
 def output_stem(video_path: str) -> str:
     return f"webcam{video_path}" if video_path.isdigit() else os.path.splitext(os.path.basename(video_path))[0]
 
@@ -205,26 +228,22 @@ def infer_video(weights: str, config: VideoConfig) -> list:
     ``<stem>_composite.mp4`` under ``--output_dir`` at the video's size and frame rate; print the frames per
     second end to end. Returns the two paths."""
     capture = open_video(config.video_path)
-    fps = capture.get(cv2.CAP_PROP_FPS) or WEBCAM_FPS
-    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    compositor = Compositor(config.background, width, height)
-    segmenter = Segmenter(load_frame_model(weights, config.input_shape), config.temporal_smoothing,
-                          config.motion_compensation)
-    folder = writable_folder(config.output_dir, "--output_dir")
-    paths = [os.path.join(folder, f"{output_stem(config.video_path)}_{kind}.mp4") for kind in ("mask", "composite")]
-    partial = [f"{path}.part.mp4" for path in paths]
-    writers = [video_writer(path, fps, width, height) for path in partial]
-    frames, elapsed = run_frames(capture, segmenter, compositor, writers, total if total > 0 else None)
-    for writer in writers:
-        writer.release()
-    capture.release()
-    if frames == 0:
-        for path in partial:
-            os.remove(path)
-        raise UserError(f"--video_path: no frame could be read from {config.video_path}")
-    for path, done in zip(partial, paths):
-        os.replace(path, done)
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS) or WEBCAM_FPS
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        compositor = Compositor(config.background, width, height)
+        segmenter = Segmenter(load_frame_model(weights, config.input_shape), config.temporal_smoothing,
+                              config.motion_compensation)
+        folder = writable_folder(config.output_dir, "--output_dir")
+        paths = [os.path.join(folder, f"{output_stem(config.video_path)}_{kind}.mp4")
+                 for kind in ("mask", "composite")]
+        with video_writers(paths, fps, width, height) as writers:
+            frames, elapsed = run_frames(capture, segmenter, compositor, writers, total if total > 0 else None)
+            if frames == 0:
+                raise UserError(f"--video_path: no frame could be read from {config.video_path}")
+    finally:
+        capture.release()
     prior = "prior fed back" if segmenter.model.channels == WITH_PRIOR else "no prior (3-channel model)"
     motion = ", motion compensated" if segmenter.motion_compensation else ""
     print(f"{frames} frames of {width}x{height} at {fps:g} fps, {prior}, temporal smoothing "
@@ -238,7 +257,8 @@ def infer_video(weights: str, config: VideoConfig) -> list:
 def run_frames(capture, segmenter: Segmenter, compositor: Compositor, writers, total: Optional[int]):
     """Read, segment, composite and write every frame (until Ctrl-C for a webcam); returns how many and
     the seconds they took."""
-    bar = keras.utils.Progbar(total, unit_name="frame")
+    # a terminal only: Keras's bar redraws itself with colour codes and backspaces
+    bar = keras.utils.Progbar(total, unit_name="frame") if sys.stdout.isatty() else None
     frames, start = 0, time.perf_counter()
     try:
         while True:
@@ -251,7 +271,7 @@ def run_frames(capture, segmenter: Segmenter, compositor: Compositor, writers, t
             writers[0].write(cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR))
             writers[1].write(cv2.cvtColor(compositor(frame, alpha), cv2.COLOR_RGB2BGR))
             frames += 1
-            if frames % 10 == 0 or frames == total:
+            if bar and (frames % 10 == 0 or frames == total):
                 bar.update(frames)
     except KeyboardInterrupt:
         print(f"\nstopped after {frames} frames")
