@@ -16,14 +16,15 @@ whole image (postprocess/alpha_metrics.py, as ``--evaluate`` reports them); SAD 
 NEAR_FRACTION of the diagonal of the true outline (the matte >= 0.5's boundary), and ``far``; ``ghost %``,
 the share of pixels whose alpha is in (0.1, 0.9) farther than NEAR_FRACTION of the diagonal from the true
 outline (half-transparent regions where nothing is half-transparent); the mean person IoU of alpha >= 0.5;
+``ramp px``, how wide the alpha's soft edge is: its pixels in (0.05, 0.95) per pixel of true outline;
 and the milliseconds per photo of turning our model's probability into the alpha (the model excluded; for
 a peer, its whole run, model included).
 
 Rows: our model with each of ``--options`` (``default``: what ``--infer_single_img`` does; ``all_regions``:
 the same without leaving out the regions the model was never sure of; ``none``: the probability upsampled;
-``threshold``: that at 0.5; ``knn``, ``cf``: the matting solvers; ``guided:R:EPS:B``: the guided refiner
-with radius R and band B as shares of the short side) and each ``--peer``'s raw output
-upsampled bilinearly (MediaPipe's convention: RGB in [0, 1] resized to its input, the person in its last
+``threshold``: that at 0.5; ``logit``: the logit upsampled, then the sigmoid; ``knn``, ``cf``: the matting
+solvers; ``guided:R:EPS:B``: the guided refiner with radius R and band B as shares of the short side) and
+each ``--peer``'s raw output upsampled bilinearly (MediaPipe's convention: RGB in [0, 1] resized to its input, the person in its last
 channel). ``--sheet`` writes, per photo of ``--photos``: the photo, our alpha and composite over a flat
 colour, then the first peer's (the same cut-out code for both: only the alpha differs).
 """
@@ -49,6 +50,7 @@ from postprocess.refine import (default_band, guided_refine, photo_alpha, refine
 
 NEAR_FRACTION = 0.03
 GHOST_RANGE = (0.1, 0.9)
+RAMP = (0.05, 0.95)
 SHEET_COLOUR = "#00A0FF"
 SHEET_HEIGHT = 320
 DEFAULT_OPTIONS = "default,none,threshold"
@@ -63,6 +65,9 @@ def option_alpha(option):
         return lambda image, p: refine(image, upsample(p, image.shape), OutputConfig.refine, band(image))
     if option == "threshold":
         return lambda image, p: (upsample(p, image.shape) >= 0.5).astype(np.float32)
+    if option == "logit":
+        logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))  # noqa: E731
+        return lambda image, p: (1 / (1 + np.exp(-upsample_logit(logit(p), image.shape)))).astype(np.float32)
     if option in ("none", "knn", "cf"):
         return lambda image, p: photo_alpha(image, p, option, band(image))
     name, radius, eps, fraction = option.split(":")
@@ -71,6 +76,10 @@ def option_alpha(option):
                          "guided:R:EPS:B)")
     return lambda image, p: guided_refine(image, upsample(without_unsure_regions(p), image.shape),
                                           band(image, float(fraction)), float(radius), float(eps))
+
+
+def upsample_logit(logit, shape):
+    return cv2.resize(logit, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def figures(alpha, truth):
@@ -82,7 +91,8 @@ def figures(alpha, truth):
     near = distance <= NEAR_FRACTION * np.hypot(*truth.shape)
     row.update(near=float(maps["sad"][near].sum() / 1000), far=float(maps["sad"][~near].sum() / 1000),
                ghost=float(((alpha > GHOST_RANGE[0]) & (alpha < GHOST_RANGE[1]) & ~near).mean()),
-               iou=float(iou(truth >= 0.5, alpha >= 0.5)))
+               iou=float(iou(truth >= 0.5, alpha >= 0.5)),
+               ramp=float(((alpha > RAMP[0]) & (alpha < RAMP[1])).sum() / max(1, outline.sum())))
     return row
 
 
@@ -113,13 +123,13 @@ def score_set(model, peers, options, dataset_dir, limit):
 def print_table(dataset_dir, rows, sizes):
     print(f"\n{dataset_dir}/testing: {len(next(iter(rows.values())))} photos ({', '.join(sorted(sizes)[:3])}"
           f"{', ...' if len(sizes) > 3 else ''})")
-    print("| alpha | SAD | near | far | MSE | Grad | Conn | ghost % | mean IoU | ms / photo |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| alpha | SAD | near | far | MSE | Grad | Conn | ghost % | mean IoU | ramp px | ms / photo |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, photos in rows.items():
         mean = lambda key: float(np.mean([p[key] for p in photos]))  # noqa: E731
         print(f"| {name} | {mean('sad'):.2f} | {mean('near'):.2f} | {mean('far'):.2f} | {mean('mse'):.4f} | "
               f"{mean('grad'):.2f} | {mean('conn'):.2f} | {100 * mean('ghost'):.3f} | {mean('iou'):.4f} | "
-              f"{mean('ms'):.1f} |")
+              f"{mean('ramp'):.1f} | {mean('ms'):.1f} |")
 
 
 def sheet(model, peer_name, peer_alpha, photos, path):
