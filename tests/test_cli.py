@@ -10,7 +10,7 @@ import pytest
 
 from models.checkpoint import load_checkpoint, mask_model
 from models.encoders import encoder_layers
-from tests.conftest import SEED_INFER_IMAGE, error_lines, run_cli
+from tests.conftest import REPO, SEED_INFER_IMAGE, error_lines, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -157,34 +157,57 @@ def test_user_errors_are_one_line(workdir, flags, needle):
     assert len(lines) == 1 and needle in lines[0], result.stderr
 
 
-def expected_mean_fg_iou(checkpoint, folder, size):
-    """The metric worked out here: predict at ``size``, upsample bilinearly, person >= 0.5 against matte >= 128."""
+def iou(a, b):
+    union = (a | b).sum()
+    return 1.0 if union == 0 else (a & b).sum() / union
+
+
+def boundary_f(truth, person, tolerance=3):
+    """The F-score of the masks' one-pixel inner boundaries, a boundary pixel matching when the other
+    boundary lies within ``tolerance`` pixels (Euclidean)."""
+    from scipy import ndimage
+
+    edges = [mask & ~ndimage.binary_erosion(mask, np.ones((3, 3)), border_value=1) for mask in (truth, person)]
+    if not any(e.any() for e in edges):
+        return 1.0
+    if not all(e.any() for e in edges):
+        return 0.0
+    near = [ndimage.distance_transform_edt(~e) <= tolerance for e in edges]
+    precision, recall = (edges[1] & near[0]).mean() / edges[1].mean(), (edges[0] & near[1]).mean() / edges[0].mean()
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def expected_figures(checkpoint, folder, size):
+    """The metrics worked out here: predict at ``size``, upsample bilinearly, person >= 0.5 against matte >= 128."""
     import tensorflow as tf
 
     net = mask_model(load_checkpoint(checkpoint, size)[0])
-    ious = []
+    fg, two_class, boundary, inter, union = [], [], [], 0, 0
     for matte_path in sorted(glob.glob(str(folder / "*_matte.png"))):
         image = cv2.imread(glob.glob(matte_path.replace("_matte.png", ".*[gG]"))[0])[..., ::-1]
         x = tf.image.resize(image[None].astype(np.float32) / 255, (size, size), antialias=True)
         person = tf.image.resize(net(x)[..., -1:], image.shape[:2], method="bilinear")[0, ..., 0].numpy() >= 0.5
         truth = cv2.imread(matte_path, cv2.IMREAD_GRAYSCALE) >= 128
-        union = (person | truth).sum()
-        ious.append(1.0 if union == 0 else (person & truth).sum() / union)
-    return float(np.mean(ious))
+        fg.append(iou(person, truth))
+        two_class.append((fg[-1] + iou(~person, ~truth)) / 2)
+        boundary.append(boundary_f(truth, person))
+        inter, union = inter + (person & truth).sum(), union + (person | truth).sum()
+    return {"mean_fg_iou": np.mean(fg), "dataset_iou": inter / union, "miou_2class": np.mean(two_class),
+            "boundary_f": np.mean(boundary)}
 
 
-def test_evaluate_prints_the_metrics_line(trained, workdir):
-    checkpoint = best_checkpoint(workdir)
-    result = run_cli(["--evaluate=True", f"--weight_dir={checkpoint}", "--input_shape=64", "--refine=none",
+def test_evaluate_prints_the_metrics_line(workdir):
+    checkpoint = os.path.join(REPO, "trained_models", "initial.h5")  # at 128 px its masks are partly right
+    result = run_cli(["--evaluate=True", f"--weight_dir={checkpoint}", "--input_shape=128", "--refine=none",
                       "--output_dir=./eval"], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(l for l in result.stdout.splitlines() if l.startswith("images="))
     figures = dict(item.split("=") for item in line.split())
     assert figures["images"] == "4" and float(figures["img_per_s"]) > 0
-    expected = expected_mean_fg_iou(checkpoint, workdir / "dataset" / "selfie" / "testing", 64)
-    assert float(figures["mean_fg_iou"]) == pytest.approx(expected, abs=1e-3)
-    for key in ("dataset_iou", "miou_2class", "boundary_f"):
-        assert 0.0 <= float(figures[key]) <= 1.0, key
+    expected = expected_figures(checkpoint, workdir / "dataset" / "selfie" / "testing", 128)
+    assert all(0.1 < value < 0.9 for value in expected.values()), expected  # neither all wrong nor all right
+    for key, value in expected.items():
+        assert float(figures[key]) == pytest.approx(value, abs=1e-3), key
     assert len(glob.glob(str(workdir / "eval" / "*_worst.jpg"))) == 1
 
 
@@ -198,12 +221,33 @@ def test_preview_augment_and_bad_spec(workdir):
     assert result.returncode == 2 and len(lines) == 1 and "Blurry" in lines[0] and "Fliplr" in lines[0]
 
 
+def epoch_figures(folder, tag):
+    """{epoch (from 1): value} of a TensorBoard scalar in a run's folder."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(folder)
+    accumulator.Reload()
+    return {event.step + 1: float(tf.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)}
+
+
 def test_monitor_val_iou_ranks_checkpoints_by_iou(workdir):
-    result = run_cli(["--train=True", "--monitor=val_iou", "--nb_epoch=2", "--input_shape=64", "--batch_size=4",
-                      "--weight_dir=", "--checkpoint=0", "--checkpoint_path=./trained_models/by_iou", "--verbose=0"],
+    folder = workdir / "trained_models" / "by_iou"
+    result = run_cli(["--train=True", "--monitor=val_iou", "--nb_epoch=4", "--input_shape=64", "--batch_size=4",
+                      "--lr=0.01", "--weight_dir=", "--checkpoint=0", f"--checkpoint_path={folder}", "--verbose=0"],
                      cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
-    state = json.loads((workdir / "trained_models" / "by_iou" / "checkpoints.json").read_text())
-    assert state["monitor"] == "val_iou" and 0.0 <= state["best_value"] <= 1.0
-    assert (workdir / "trained_models" / "by_iou" / state["best"]).is_file()
-    assert "(val_iou " in result.stdout
+    log_dir = json.loads((folder / "run_config.json").read_text())["run_log_dir"]
+    val_iou, val_loss = (epoch_figures(os.path.join(workdir, log_dir, "validation"), tag)
+                         for tag in ("epoch_mask_iou", "epoch_loss"))
+    assert sorted(val_iou) == [1, 2, 3, 4], val_iou
+    # --checkpoint=0: a checkpoint only in the epochs whose val_iou beat every earlier one, the last one the best
+    records = [epoch for epoch in val_iou if all(val_iou[epoch] > val_iou[e] for e in range(1, epoch))]
+    by_loss = [epoch for epoch in val_loss if all(val_loss[epoch] < val_loss[e] for e in range(1, epoch))]
+    assert records != by_loss, (val_iou, val_loss)  # this run tells a ranking by IoU from one by loss
+    written = sorted(int(name.split("-")[0]) for name in os.listdir(folder) if CHECKPOINT_NAME.match(name))
+    assert written == records, val_iou
+    state = json.loads((folder / "checkpoints.json").read_text())
+    assert state["monitor"] == "val_iou" and int(state["best"].split("-")[0]) == records[-1]
+    assert state["best_value"] == pytest.approx(max(val_iou.values()), abs=1e-6)
+    assert f"(val_iou {max(val_iou.values()):.4f})" in result.stdout
