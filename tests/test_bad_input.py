@@ -10,6 +10,8 @@ import pytest
 
 import main
 import models
+from config import TrainConfig
+from data.dataset import find_pairs, split_pairs
 from data.synthetic import make_dataset
 from models.checkpoint import make_spec, save_checkpoint
 from models.predictors import SIDECAR_FORMAT
@@ -33,9 +35,11 @@ def data(tmp_path_factory):
     shutil.copy(root / "good" / "training" / "00001_matte.png", lonely / "b_matte.png")
     broken = root / "broken" / "training"
     broken.mkdir(parents=True)
-    for i in range(5):
+    for i in range(20):
         (broken / f"{i}.jpg").write_bytes(b"not a jpeg")
         (broken / f"{i}_matte.png").write_bytes(b"not a png")
+    # the split (by name) puts pairs on both sides, so what refuses them is the scan of their contents
+    split_pairs(find_pairs(str(broken)), TrainConfig.val_ratio, TrainConfig.seed)
     make_dataset(str(root / "two"), train=2, test=1, size=64, seed=4)
     (root / "notes.h5").write_text("plain text")
     (root / "notes.tflite").write_text("plain text")
