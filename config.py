@@ -249,8 +249,9 @@ class TrainConfig(Checked):
     lr: float = flag(1e-4, "Adam learning rate", TRAINING, range="(0, inf)", on_resume=FIXED)
     lr_schedule: str = flag("constant", "constant --lr, or cosine decay from --lr to 1% of it over the run", TRAINING,
                             choices=LR_SCHEDULES, on_resume=FIXED)
-    val_ratio: float = flag(0.8, "share of training/ pairs used for training after a seeded shuffle (--seed); the "
-                            "rest is the validation set", TRAINING, range="(0, 1)", on_resume=FIXED)
+    val_ratio: float = flag(0.8, "share of training/ pairs used for training, chosen per file by a hash of its name "
+                            "and --split_seed (on average; adding a file moves no other pair); a run recorded before "
+                            "keeps its shuffle split on --resume", TRAINING, range="(0, 1)", on_resume=FIXED)
     seed: int = flag(42, "seed for the shuffling, augmentation and initialisation, and for the split unless "
                      "--split_seed is given", TRAINING, on_resume=FIXED)
     split_seed: Optional[int] = flag(None, "seed of the training/validation split; keep a checkpoint's own when "
