@@ -18,7 +18,8 @@ the share of pixels whose alpha is in (0.1, 0.9) farther than NEAR_FRACTION of t
 outline (half-transparent regions where nothing is half-transparent); the mean person IoU of alpha >= 0.5;
 ``ramp px``, how wide the alpha's soft edge is: its pixels in (0.05, 0.95) per pixel of true outline;
 and the milliseconds per photo of turning our model's probability into the alpha (the model excluded; for
-a peer, its whole run, model included).
+a peer, its whole run, model included). After each table: the photos where our first row's MSE exceeds the
+first peer's most, and their share of the summed difference.
 
 Rows: our model with each of ``--options`` (``default``: what ``--infer_single_img`` does; ``all_regions``:
 the same without leaving out the regions the model was never sure of; ``none``: the probability upsampled;
@@ -51,6 +52,7 @@ from postprocess.refine import (default_band, guided_refine, photo_alpha, refine
 NEAR_FRACTION = 0.03
 GHOST_RANGE = (0.1, 0.9)
 RAMP = (0.05, 0.95)
+WORST_SHOWN = 10
 SHEET_COLOUR = "#00A0FF"
 SHEET_HEIGHT = 320
 DEFAULT_OPTIONS = "default,none,threshold"
@@ -100,7 +102,7 @@ def score_set(model, peers, options, dataset_dir, limit):
     """{row name: [per-photo figures]} for one dataset, and the photo sizes seen."""
     rows, sizes = {}, set()
     iterator, count = decoded_test_pairs(dataset_dir)
-    for _, (image, truth, _, _) in zip(range(limit or count), iterator):
+    for _, (image, truth, path, _) in zip(range(limit or count), iterator):
         sizes.add(f"{image.shape[1]}x{image.shape[0]}")
         probability = model.probability(image)
         for option, make_alpha in options.items():
@@ -108,14 +110,14 @@ def score_set(model, peers, options, dataset_dir, limit):
             alpha = make_alpha(image, probability)
             milliseconds = 1000 * (time.perf_counter() - start)
             row = figures(alpha, truth)
-            row["ms"] = milliseconds
+            row.update(ms=milliseconds, photo=os.path.basename(path))
             rows.setdefault(f"ours, {option}", []).append(row)
         for name, peer_alpha in peers.items():
             start = time.perf_counter()
             alpha = np.clip(peer_alpha(image), 0, 1)
             milliseconds = 1000 * (time.perf_counter() - start)
             row = figures(alpha, truth)
-            row["ms"] = milliseconds
+            row.update(ms=milliseconds, photo=os.path.basename(path))
             rows.setdefault(f"{name}, raw", []).append(row)
     return rows, sizes
 
@@ -130,6 +132,20 @@ def print_table(dataset_dir, rows, sizes):
         print(f"| {name} | {mean('sad'):.2f} | {mean('near'):.2f} | {mean('far'):.2f} | {mean('mse'):.4f} | "
               f"{mean('grad'):.2f} | {mean('conn'):.2f} | {100 * mean('ghost'):.3f} | {mean('iou'):.4f} | "
               f"{mean('ramp'):.1f} | {mean('ms'):.1f} |")
+
+
+def print_mse_gap(rows, shown=WORST_SHOWN):
+    """The photos where our first row's MSE exceeds the first peer's most, and their share of the mean gap."""
+    ours = next(name for name in rows if name.startswith("ours"))
+    peers = [name for name in rows if not name.startswith("ours")]
+    if not peers:
+        return
+    gaps = sorted(((o["mse"] - p["mse"], o["photo"]) for o, p in zip(rows[ours], rows[peers[0]])), reverse=True)
+    total = sum(gap for gap, _ in gaps)
+    worst = gaps[:shown]
+    share = f"{sum(gap for gap, _ in worst) / total:.0%} of the summed gap" if total > 0 else "the gap is negative"
+    print(f"MSE, {ours} minus {peers[0]}: mean {total / len(gaps):+.4f}; the {shown} largest ({share}): "
+          + ", ".join(f"{photo} {gap:+.3f}" for gap, photo in worst))
 
 
 def sheet(model, peer_name, peer_alpha, photos, path):
@@ -172,7 +188,9 @@ def main():
     options = {option: option_alpha(option) for option in args.options.split(",") if option}
     print(f"default: --refine={OutputConfig.refine}; model {args.model} at {model.size}x{model.size}")
     for dataset_dir in args.dataset_dir:
-        print_table(dataset_dir, *score_set(model, peers, options, dataset_dir, args.limit))
+        rows, sizes = score_set(model, peers, options, dataset_dir, args.limit)
+        print_table(dataset_dir, rows, sizes)
+        print_mse_gap(rows)
     if args.sheet:
         sheet(model, *next(iter(peers.items())), args.photos, args.sheet)
 

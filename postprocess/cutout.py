@@ -57,7 +57,8 @@ def to_uint8(x):
 def foreground_and_background(image, alpha):
     """The person's colours F and the scene's colours B, uint8 RGB at the photo's size: pymatting's
     multilevel estimate at the working resolution; when the photo was shrunk, B is brought back and F
-    solved from I = alpha F + (1 - alpha) B at full size."""
+    solved from I = alpha F + (1 - alpha) B at full size where the alpha is soft (the photo where it is 1;
+    where it is 0, F is never seen)."""
     from pymatting import estimate_foreground_ml
 
     height, width = alpha.shape
@@ -67,11 +68,11 @@ def foreground_and_background(image, alpha):
     if photo is image:
         return to_uint8(foreground), to_uint8(background)
     background = resized(to_uint8(background), width, height)
-    solved = np.empty_like(image)
-    opacity = np.maximum(alpha, OPAQUE_ENOUGH)
-    for channel in range(3):  # one channel at a time: a 12 MP photo's floats stay small
-        b = background[..., channel].astype(np.float32)
-        solved[..., channel] = np.clip(np.rint(b + (image[..., channel] - b) / opacity), 0, 255)
+    solved = image.copy()  # where alpha is 1 the person's colour is the photo's
+    soft = np.nonzero((alpha > 0) & (alpha < 1))
+    b = background[soft].astype(np.float32)
+    opacity = np.maximum(alpha[soft], OPAQUE_ENOUGH)[:, None]
+    solved[soft] = np.clip(np.rint(b + (image[soft] - b) / opacity), 0, 255)
     return solved, background
 
 
