@@ -18,7 +18,7 @@ import numpy as np
 from config import BAND_FRACTION, GUIDED_SUBSAMPLE, REFINERS, WORK_PIXELS
 
 GUIDED_RADIUS_FRACTION = 0.04
-GUIDED_EPS = 1e-4
+GUIDED_EPS = 1e-3
 SOLVE_PIXELS = 120_000
 SURE = 0.75  # a person region whose mean probability is below this is left out (docs/MATTING.md)
 UNSURE = 0.49
