@@ -10,7 +10,7 @@
 (PEERS: the folder of the shared data holding MediaPipe's file; the soft mattes come from
 ``python -m data.pseudo_alpha``, docs/MATTING.md.)
 
-For each ``--dataset_dir``'s ``testing/`` (soft mattes: the ground truth outside its band, closed-form
+For each ``--dataset_dir``'s ``testing/`` (or ``--split``; soft mattes: the ground truth outside its band, closed-form
 matting inside), each row's alpha is scored at the photo's resolution: SAD, MSE, Grad and Conn over the
 whole image (postprocess/alpha_metrics.py, as ``--evaluate`` reports them); SAD split into ``near``, within
 NEAR_FRACTION of the diagonal of the true outline (the matte >= 0.5's boundary), and ``far``; ``ghost %``,
@@ -42,6 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.subjects import peer  # noqa: E402
 from config import BAND_FRACTION, OutputConfig  # noqa: E402
 from data.images import read_image  # noqa: E402
+from data.layout import find_pairs  # noqa: E402
+from data.scan import usable  # noqa: E402
 from engine.evaluate import boundary, decoded_test_pairs, iou  # noqa: E402
 from engine.segmenter import Segmenter  # noqa: E402
 from postprocess.alpha_metrics import error_maps, region_errors  # noqa: E402
@@ -98,10 +100,11 @@ def figures(alpha, truth):
     return row
 
 
-def score_set(model, peers, options, dataset_dir, limit):
-    """{row name: [per-photo figures]} for one dataset, and the photo sizes seen."""
+def score_set(model, peers, options, dataset_dir, limit, split="testing"):
+    """{row name: [per-photo figures]} for one dataset's ``split``, and the photo sizes seen."""
     rows, sizes = {}, set()
-    iterator, count = decoded_test_pairs(dataset_dir)
+    pairs = usable(find_pairs(os.path.join(dataset_dir, split)), split, "resized to the image")[0]
+    iterator, count = decoded_test_pairs(dataset_dir, pairs)
     for _, (image, truth, path, _) in zip(range(limit or count), iterator):
         sizes.add(f"{image.shape[1]}x{image.shape[0]}")
         probability = model.probability(image)
@@ -122,8 +125,8 @@ def score_set(model, peers, options, dataset_dir, limit):
     return rows, sizes
 
 
-def print_table(dataset_dir, rows, sizes):
-    print(f"\n{dataset_dir}/testing: {len(next(iter(rows.values())))} photos ({', '.join(sorted(sizes)[:3])}"
+def print_table(dataset_dir, rows, sizes, split="testing"):
+    print(f"\n{dataset_dir}/{split}: {len(next(iter(rows.values())))} photos ({', '.join(sorted(sizes)[:3])}"
           f"{', ...' if len(sizes) > 3 else ''})")
     print("| alpha | SAD | near | far | MSE | Grad | Conn | ghost % | mean IoU | ramp px | ms / photo |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -175,7 +178,8 @@ def parse_args():
     p.add_argument("--peer", action="append", default=[], help="a peer's .tflite (no sidecar), e.g. MediaPipe's")
     p.add_argument("--dataset_dir", action="append", default=[], help="a folder whose testing/ holds soft mattes")
     p.add_argument("--options", default=DEFAULT_OPTIONS, help="our rows, comma-separated (see above)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N test pairs of each set")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N pairs of each set")
+    p.add_argument("--split", default="testing", help="the subfolder scored (training: to choose parameters)")
     p.add_argument("--sheet", default="", help="write the picture here (needs --photos and a --peer)")
     p.add_argument("--photos", nargs="*", default=[], help="photos for --sheet")
     return p.parse_args()
@@ -188,8 +192,8 @@ def main():
     options = {option: option_alpha(option) for option in args.options.split(",") if option}
     print(f"default: --refine={OutputConfig.refine}; model {args.model} at {model.size}x{model.size}")
     for dataset_dir in args.dataset_dir:
-        rows, sizes = score_set(model, peers, options, dataset_dir, args.limit)
-        print_table(dataset_dir, rows, sizes)
+        rows, sizes = score_set(model, peers, options, dataset_dir, args.limit, args.split)
+        print_table(dataset_dir, rows, sizes, args.split)
         print_mse_gap(rows)
     if args.sheet:
         sheet(model, *next(iter(peers.items())), args.photos, args.sheet)
