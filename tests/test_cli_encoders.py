@@ -5,6 +5,7 @@ import os
 import pytest
 
 import models
+from data.dataset import find_pairs, split_pairs
 from data.synthetic import make_dataset
 from models.checkpoint import make_spec, save_checkpoint
 from tests.conftest import error_lines, run_cli
@@ -47,8 +48,11 @@ def test_random_mobilenetv3_on_two_sets_then_evaluate_each(two_sets):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "val_alpha_iou" in result.stdout and "val_beta_iou" in result.stdout
     config = json.loads((two_sets / "run" / "run_config.json").read_text())
-    assert config["pairs"]["per_set"] == {"alpha": {"training": 6, "validation": 2},
-                                          "beta": {"training": 6, "validation": 2}}
+    expected = {}
+    for name in ("alpha", "beta"):
+        training, validation = split_pairs(find_pairs(str(two_sets / name / "training")), 0.75, 42)
+        expected[name] = {"training": len(training), "validation": len(validation)}
+    assert config["pairs"]["per_set"] == expected
     result = run_cli(["--evaluate=True", "--weight_dir=./run/last.h5", f"--dataset_dir={data}",
                       "--output_dir=./out"], cwd=two_sets)
     assert result.returncode == 0, result.stderr[-3000:]
