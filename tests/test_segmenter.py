@@ -45,6 +45,7 @@ def test_the_readme_snippet_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_a_tflite_runs_photos_without_importing_tensorflow(tmp_path):
     cv2.imwrite(str(tmp_path / "one.jpg"), photo(1)[..., ::-1])
     code = ("import sys, main; status = main.main(['--infer_single_img=True', '--weight_dir=%s', '--img_path=%s', "
@@ -56,6 +57,7 @@ def test_a_tflite_runs_photos_without_importing_tensorflow(tmp_path):
                                                    "one_overlay.jpg"]
 
 
+@pytest.mark.slow
 def test_a_folder_runs_once_skips_a_bad_file_and_sums_up(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -75,6 +77,7 @@ def test_a_folder_runs_once_skips_a_bad_file_and_sums_up(tmp_path):
     assert "\x1b" not in result.stdout + result.stderr  # no progress bar in a pipe
 
 
+@pytest.mark.slow
 def test_a_glob_and_a_missing_path(tmp_path):
     for name in ("a.png", "b.jpg"):
         cv2.imwrite(str(tmp_path / name), photo(5)[..., ::-1])
@@ -88,6 +91,7 @@ def test_a_glob_and_a_missing_path(tmp_path):
         "main.py: error: --img_path: no such file or folder: ./nowhere"]
 
 
+@pytest.mark.slow
 def test_an_exif_rotated_photo_comes_out_upright(tmp_path):
     upright = photo(9, 160, 120)
     exif = Image.Exif()

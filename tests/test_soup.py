@@ -28,6 +28,7 @@ def test_soup_is_the_mean_of_its_checkpoints_at_the_first_ones_size(tmp_path):
         np.testing.assert_allclose(mixed, (x + y) / 2, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_another_network_is_refused_and_the_cli_writes_a_loadable_soup(tmp_path):
     checkpoint(tmp_path / "a.h5", seed=1)
     checkpoint(tmp_path / "wide.h5", width=0.5)

@@ -73,6 +73,7 @@ def test_a_real_clip_is_read_in_name_order_and_scored_frame_by_frame(tmp_path):
     assert set(figures) >= {"iou", "dtssd", "flicker", "flips", "fps"} and figures["frames"] == 6
 
 
+@pytest.mark.slow
 def test_cli_writes_json_per_row_and_per_clip_and_a_sheet(tmp_path):
     import keras
 

@@ -244,6 +244,7 @@ def four_channel_model(path):
     return path
 
 
+@pytest.mark.slow
 def test_a_4_channel_model_gets_the_previous_frames_mask_as_its_prior(page, tmp_path):
     from models.predictors import LiteRTModel, foreground
     model = four_channel_model(str(tmp_path / "prior.tflite"))
