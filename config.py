@@ -276,8 +276,8 @@ class TrainConfig(Checked):
         "the path of Keras's weights file", TRAINING, metavar="imagenet|none|PATH", on_resume=FIXED, shown="imagenet",
         doc="starting weights of a keras.applications encoder: `imagenet` (Keras downloads them; offline, the run "
             "stops with one line naming the file Keras expects and the PATH way), `none` (random), or the PATH of "
-            "Keras's weights file, e.g. `../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_"
-            "no_top.h5`. A file that does not fit the encoder stops with one line naming both. Only for a fresh model "
+            "Keras's weights file, e.g. `WEIGHTS/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5` "
+            "(WEIGHTS: your folder of Keras's files). A file that does not fit the encoder stops with one line naming both. Only for a fresh model "
             "(`--weight_dir=\"\"`)")
     activation: Optional[str] = flag(
         None, "output activation for a fresh model", TRAINING, choices=ACTIVATIONS, on_resume=FIXED,

@@ -33,7 +33,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from data.images import read_image  # noqa: E402
 from data.layout import IMAGE_EXTENSIONS, MATTE_SUFFIX  # noqa: E402
+from data.preprocess import model_input  # noqa: E402
+from models.predictors import load_predictor  # noqa: E402
+from postprocess.refine import upsample  # noqa: E402
 
 ZOOM_MARGIN = 1.5  # the crop's side against the person's box
 ASPECT = 3 / 4  # width / height of a zoom, as EG1800's portraits
@@ -95,9 +99,7 @@ def write_pairs(source: str, dest: str, clips: list, every: int) -> list:
 
 def write_unlabelled(source: str, dest: str, teacher: str) -> list:
     """Each photo of ``source``/images and its zoom around the teacher's person, under ``dest``."""
-    from engine.video import load_frame_model  # LiteRT and TensorFlow: not needed for pairs
-
-    model = load_frame_model(teacher)
+    predictor = load_predictor(teacher)
     folder = os.path.join(source, "images")
     if not os.path.isdir(folder):
         raise SystemExit(f"unlabelled: no folder {folder}")
@@ -106,10 +108,8 @@ def write_unlabelled(source: str, dest: str, teacher: str) -> list:
     written = []
     for name in names:
         stem = os.path.splitext(name)[0]
-        photo = cv2.cvtColor(cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        small = cv2.resize(photo, (model.size,) * 2, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        probability = cv2.resize(np.asarray(model.predict(small[None]), np.float32), photo.shape[1::-1])
-        person = probability >= 0.5
+        photo = read_image(os.path.join(folder, name), "unlabelled")
+        person = upsample(predictor(model_input(photo, predictor.size)[None]), photo.shape) >= 0.5
         write_jpeg(os.path.join(dest, stem + ".jpg"), photo)
         written.append({"photo": stem, "zoom": False, "teacher_person_share": float(person.mean())})
         box = zoom_box(person) if person.sum() >= MIN_PERSON_PIXELS else None

@@ -11,13 +11,8 @@ LAYERS = {"utils": 0, "config": 0, "data": 1, "models": 1, "losses": 1, "postpro
           "main": 4, "benchmarks": 4}
 SKIPPED_DIRS = {".git", "node_modules", "web", "tests", "__pycache__", ".venv"}
 
-# Upward imports that stay for now, each with its reason and owner.
-ALLOWED = {
-    # data/davis.py labels unlabelled photos with a teacher loaded by engine/video.py's load_frame_model (inside
-    # write_unlabelled). The single predictor being built (engine/segmenter.py, models/predictors.py: another
-    # engineer's) is to give it a loader at the models layer; then this entry goes.
-    ("data.davis", "engine.video"),
-}
+# Upward imports that stay for now, each with its reason and owner (none).
+ALLOWED = set()
 
 
 def project_modules():
